@@ -1,0 +1,342 @@
+"""Stack configuration: the pydantic models and the one loader.
+
+Every key of the ``iam-federation:`` config namespace is validated here, before the program registers a single
+resource. Errors name the config key path and the bad value, one line per problem.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+NAMESPACE = "iam-federation"
+
+# AWS limits (IAM quotas page). Kept here so the checks and the docs quote one number.
+ROLE_NAME_MAX = 64
+ROLE_PATH_MAX = 512
+SESSION_MIN_SECONDS = 3600
+SESSION_MAX_SECONDS = 43200
+MANAGED_POLICIES_PER_ROLE = 10
+# An SSO role is AWSReservedSSO_<permission set>_<16 characters>, and a role name is at most 64 characters.
+PERMISSION_SET_NAME_MAX = 32
+
+_ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
+_ROLE_PATH_RE = re.compile(r"^/(?:[\w+=,.@-]+/)*$")
+_SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$")
+_ACCOUNT_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+_ORG_ID_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_POLICY_ARN_RE = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(?:aws|\d{12}):policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$")
+_PRINCIPAL_ARN_RE = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::\d{12}:(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+_PERMISSION_SET_RE = re.compile(r"^[\w+=,.@-]{1,32}$")
+_BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_TABLE_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_TAG_KEY_RE = re.compile(r"^(?!aws:)[\w .:/=+@-]{1,128}$")
+
+
+class ConfigError(Exception):
+    """Bad stack configuration: one line per problem, each naming the config key and its value."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _matching(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _no_numbers(value: Any) -> Any:
+    # YAML reads an unquoted 012345678901 as a number and drops the leading zero: refuse rather than guess.
+    if isinstance(value, (bool, int | float)):
+        raise ValueError("must be a quoted string (an unquoted YAML number loses leading zeros)")
+    return value
+
+
+_Str = Annotated[str, BeforeValidator(_no_numbers), Field(strict=True)]
+AccountId = Annotated[_Str, _matching(re.compile(r"^\d{12}$"), "exactly 12 digits")]
+AccountName = Annotated[
+    _Str, _matching(_ACCOUNT_NAME_RE, "2-32 characters of a-z, 0-9 and '-', starting with a letter")
+]
+RoleName = Annotated[_Str, _matching(_ROLE_NAME_RE, "an IAM role name: 1-64 characters of [A-Za-z0-9_+=,.@-]")]
+RolePath = Annotated[
+    _Str,
+    _matching(_ROLE_PATH_RE, "an IAM path: '/' or '/segment/.../' of [A-Za-z0-9_+=,.@-]"),
+    Field(max_length=ROLE_PATH_MAX),
+]
+SessionName = Annotated[_Str, _matching(_SESSION_NAME_RE, "a role session name: 2-64 characters of [\\w+=,.@-]")]
+PolicyArn = Annotated[_Str, _matching(_POLICY_ARN_RE, "an IAM policy ARN (arn:aws:iam::<aws|account id>:policy/...)")]
+PrincipalArn = Annotated[
+    _Str, _matching(_PRINCIPAL_ARN_RE, "an IAM role or user ARN (arn:aws:iam::<account id>:role/...)")
+]
+PermissionSetName = Annotated[
+    _Str, _matching(_PERMISSION_SET_RE, "a permission set name: 1-32 characters of [\\w+=,.@-]")
+]
+Region = Annotated[_Str, _matching(_REGION_RE, "an AWS region such as us-east-1")]
+SessionSeconds = Annotated[int, Field(ge=SESSION_MIN_SECONDS, le=SESSION_MAX_SECONDS)]
+
+
+class _Model(BaseModel):
+    # Unknown keys are typos until proven otherwise.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Account(_Model):
+    """An AWS account by a stable name (used in resource names and outputs) and its 12-digit id."""
+
+    name: AccountName = Field(description="Stable short name; resources and outputs are keyed by it.")
+    id: AccountId = Field(description="12-digit AWS account id.")
+
+
+class RoleSettings(_Model):
+    """Name, path and session length of one of the program's roles."""
+
+    name: RoleName
+    path: RolePath = "/"
+    max_session_duration: SessionSeconds = Field(
+        SESSION_MIN_SECONDS, description="Seconds; a chained session (assumer -> doer) is capped at 3600 by AWS."
+    )
+
+    @model_validator(mode="after")
+    def _path_and_name_fit_switch_role(self) -> RoleSettings:
+        # The console's switch-role form takes path + name together, within 64 characters.
+        if len(self.path.strip("/")) + len(self.name) + (1 if self.path != "/" else 0) > ROLE_NAME_MAX:
+            raise ValueError(
+                f"path {self.path!r} plus name {self.name!r} exceed {ROLE_NAME_MAX} characters (console switch-role)"
+            )
+        return self
+
+
+class DoerSettings(RoleSettings):
+    """The doer role created in every account; the managed policies decide what Terraform may do there."""
+
+    name: RoleName = "infrastructure-doer-role"
+    managed_policy_arns: dict[
+        Annotated[str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,62}$"), "a lower-case key (a-z, 0-9, '-')")],
+        PolicyArn,
+    ] = Field(
+        default_factory=lambda: {"admin": "arn:aws:iam::aws:policy/AdministratorAccess"},
+        description="Stable key -> policy ARN; the key names the attachment resource.",
+    )
+    permissions_boundary_arn: PolicyArn | None = None
+
+    @model_validator(mode="after")
+    def _policy_count(self) -> DoerSettings:
+        if len(self.managed_policy_arns) > MANAGED_POLICIES_PER_ROLE:
+            raise ValueError(
+                f"managed_policy_arns has {len(self.managed_policy_arns)} entries; "
+                f"IAM allows {MANAGED_POLICIES_PER_ROLE} per role by default"
+            )
+        return self
+
+
+class AssumerSettings(RoleSettings):
+    name: RoleName = "infrastructure-assumer-role"
+
+
+class StateMgmtSettings(RoleSettings):
+    name: RoleName = "state-mgmt-role"
+
+
+class Roles(_Model):
+    assumer: AssumerSettings = Field(default_factory=AssumerSettings)
+    doer: DoerSettings = Field(default_factory=DoerSettings)
+    state_mgmt: StateMgmtSettings = Field(default_factory=StateMgmtSettings)
+
+
+class SsoSettings(_Model):
+    """Which IAM Identity Center permission sets may assume the assumer role (the break-glass path)."""
+
+    account_id: AccountId | None = Field(
+        None, description="Account whose AWSReservedSSO_* roles are trusted; defaults to the shared account."
+    )
+    permission_sets: list[PermissionSetName] = Field(default_factory=list, max_length=20)
+    start_url: Annotated[_Str, _matching(re.compile(r"^https://[\w.-]+(?:/[\w./-]*)?$"), "an https URL")] = (
+        "https://example.awsapps.com/start"
+    )
+    region: Region | None = Field(None, description="Identity Center's region; defaults to the stack's region.")
+    session_name: Annotated[_Str, _matching(re.compile(r"^[\w-]{1,64}$"), "a word")] = "sso"
+
+
+class CiSettings(_Model):
+    """The CI side: the instance profile of the self-hosted runners and extra trusted principals."""
+
+    instance_profile_name: RoleName = "infrastructure-assumer"
+    extra_trusted_principal_arns: list[PrincipalArn] = Field(default_factory=list, max_length=20)
+
+
+class ProviderSettings(_Model):
+    """How each account's provider gets credentials in that account."""
+
+    mode: Literal["bootstrap", "doer"] = Field(
+        "bootstrap",
+        description="bootstrap: assume bootstrap_role_name (first run, management credentials); "
+        "doer: assume the account's doer role (CI and workstations, assumer credentials).",
+    )
+    bootstrap_role_name: RoleName = "OrganizationAccountAccessRole"
+    session_name: SessionName = "iam-federation-pulumi"
+
+
+class StateBackendSettings(_Model):
+    """The central Terraform state backend in the shared account."""
+
+    bucket_name: Annotated[_Str, _matching(_BUCKET_RE, "an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")] | None = None
+    lock_table_name: Annotated[_Str, _matching(_TABLE_RE, "a DynamoDB table name (3-255 of [A-Za-z0-9_.-])")] | None = (
+        None
+    )
+    noncurrent_version_expiration_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    protect: bool = Field(True, description="Pulumi protect + retain-on-delete on the bucket and the table.")
+    state_mgmt_trusts_doers: bool = Field(
+        True,
+        description="Let doer sessions assume state-mgmt (Terragrunt iam_role chain); false: only the assumer.",
+    )
+
+
+class FederationConfig(_Model):
+    """The whole stack configuration (config namespace ``iam-federation``)."""
+
+    organization_id: Annotated[_Str, _matching(_ORG_ID_RE, "an AWS Organizations id such as o-a1b2c3d4e5")]
+    region: Region
+    shared_account: Account
+    accounts: list[Account] = Field(default_factory=list, max_length=5000)
+    roles: Roles = Field(default_factory=Roles)
+    sso: SsoSettings = Field(default_factory=SsoSettings)
+    ci: CiSettings = Field(default_factory=CiSettings)
+    providers: ProviderSettings = Field(default_factory=ProviderSettings)
+    state_backend: StateBackendSettings = Field(default_factory=StateBackendSettings)
+    tags: dict[
+        Annotated[str, _matching(_TAG_KEY_RE, "a tag key not starting with aws:")],
+        Annotated[str, Field(max_length=256)],
+    ] = Field(default_factory=dict, max_length=40)
+
+    @model_validator(mode="after")
+    def _accounts_are_distinct(self) -> FederationConfig:
+        problems: list[str] = []
+        seen_names: dict[str, str] = {self.shared_account.name: "shared_account.name"}
+        seen_ids: dict[str, str] = {self.shared_account.id: "shared_account.id"}
+        for i, account in enumerate(self.accounts):
+            if account.id == self.shared_account.id:
+                problems.append(
+                    f"accounts[{i}].id = {account.id!r}: the shared account must not be listed as an application account"
+                )
+            elif account.id in seen_ids:
+                problems.append(f"accounts[{i}].id = {account.id!r}: duplicate of {seen_ids[account.id]}")
+            if account.name in seen_names:
+                problems.append(f"accounts[{i}].name = {account.name!r}: duplicate of {seen_names[account.name]}")
+            seen_ids.setdefault(account.id, f"accounts[{i}].id")
+            seen_names.setdefault(account.name, f"accounts[{i}].name")
+        roles = {"assumer": self.roles.assumer, "doer": self.roles.doer, "state_mgmt": self.roles.state_mgmt}
+        by_name: dict[str, str] = {}
+        for key, role in roles.items():
+            if role.name in by_name:
+                problems.append(f"roles.{key}.name = {role.name!r}: same name as roles.{by_name[role.name]}.name")
+            by_name[role.name] = key
+        if self.providers.mode == "bootstrap" and self.providers.bootstrap_role_name in by_name:
+            problems.append(
+                f"providers.bootstrap_role_name = {self.providers.bootstrap_role_name!r}: "
+                "must differ from the roles this program creates"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    # Derived names, so every component and output quotes the same string.
+    @property
+    def sso_account_id(self) -> str:
+        return self.sso.account_id or self.shared_account.id
+
+    @property
+    def sso_region(self) -> str:
+        return self.sso.region or self.region
+
+    @property
+    def bucket_name(self) -> str:
+        return self.state_backend.bucket_name or f"terraform-state-{self.shared_account.id}"
+
+    @property
+    def lock_table_name(self) -> str:
+        return self.state_backend.lock_table_name or f"terraform-state-lock-{self.shared_account.id}"
+
+    @property
+    def all_accounts(self) -> list[Account]:
+        """The shared account first, then the application accounts: every account that gets a doer."""
+        return [self.shared_account, *self.accounts]
+
+
+def _parse_value(value: Any) -> Any:
+    # Pulumi hands structured values to the program as JSON text and scalars as plain strings.
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _lookup(data: Any, loc: tuple[int | str, ...]) -> tuple[bool, Any]:
+    for part in loc:
+        if (isinstance(data, Mapping) and part in data) or (
+            isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        ):
+            data = data[part]
+        else:
+            return False, None
+    return True, data
+
+
+def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
+    loc = tuple(error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "missing":
+        return [f"{NAMESPACE}:{_format_loc(loc)}: required key is missing"]
+    if error["type"] == "extra_forbidden":
+        return [f"{NAMESPACE}:{_format_loc(loc)}: unknown key (check the spelling)"]
+    if not loc or (error["type"] == "value_error" and "\n" in message):
+        # Cross-field rules already name their keys and values, one per line.
+        prefix = f"{NAMESPACE}:{_format_loc(loc)}." if loc else f"{NAMESPACE}:"
+        return [prefix + line for line in message.splitlines()]
+    found, value = _lookup(data, loc)
+    shown = repr(value) if found else "(missing)"
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return [f"{NAMESPACE}:{_format_loc(loc)} = {shown}: {message}"]
+
+
+def parse_config(raw: Mapping[str, Any], namespace: str = NAMESPACE) -> FederationConfig:
+    """Validate every ``<namespace>:<key>`` entry of a Pulumi config map; other namespaces are ignored.
+
+    Raises ConfigError with one line per problem.
+    """
+    prefix = namespace + ":"
+    data = {key[len(prefix) :]: _parse_value(value) for key, value in raw.items() if key.startswith(prefix)}
+    try:
+        return FederationConfig.model_validate(data)
+    except ValidationError as exc:
+        problems: list[str] = []
+        for error in exc.errors():
+            problems.extend(_describe(error, data))
+        raise ConfigError(problems) from None

@@ -1,0 +1,22 @@
+"""ARNs derived from config alone, so policies, outputs and snippets all quote the same strings."""
+
+from __future__ import annotations
+
+from federation.config import FederationConfig
+from iam.policies import role_arn
+
+
+def assumer_arn(config: FederationConfig) -> str:
+    settings = config.roles.assumer
+    return role_arn(config.shared_account.id, settings.path, settings.name)
+
+
+def doer_arns(config: FederationConfig) -> dict[str, str]:
+    """The doer role ARN of every account, by account name, the shared account first."""
+    doer = config.roles.doer
+    return {account.name: role_arn(account.id, doer.path, doer.name) for account in config.all_accounts}
+
+
+def state_mgmt_arn(config: FederationConfig) -> str:
+    settings = config.roles.state_mgmt
+    return role_arn(config.shared_account.id, settings.path, settings.name)

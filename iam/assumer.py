@@ -1,0 +1,81 @@
+"""The assumer (spoke) role in the shared account, and the CI runners' instance profile."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from federation.config import FederationConfig
+from iam import policies
+from iam.policies import PolicyDocument
+from iam.providers import child_options
+
+
+@dataclass(frozen=True)
+class AssumerRoleArgs:
+    config: FederationConfig
+    provider: aws.Provider
+    # state-mgmt's ARN is known from config: the assumer must exist before state-mgmt can trust it, not after.
+    state_mgmt_arn: str
+
+
+def trust_document(config: FederationConfig) -> PolicyDocument:
+    return policies.assumer_trust_policy(
+        sso_account_id=config.sso_account_id,
+        permission_sets=config.sso.permission_sets,
+        organization_id=config.organization_id,
+        extra_principal_arns=config.ci.extra_trusted_principal_arns,
+    )
+
+
+def permissions_document(config: FederationConfig, state_mgmt_arn: str) -> PolicyDocument:
+    return policies.assumer_permissions_policy(
+        doer_path=config.roles.doer.path,
+        doer_name=config.roles.doer.name,
+        state_mgmt_arn=state_mgmt_arn,
+        organization_id=config.organization_id,
+    )
+
+
+class AssumerRole(pulumi.ComponentResource):
+    """Role + inline policy + instance profile. It may assume the doers and state-mgmt, and nothing else."""
+
+    role: aws.iam.Role
+    instance_profile: aws.iam.InstanceProfile
+
+    def __init__(self, name: str, args: AssumerRoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("iam-federation:iam:AssumerRole", name, None, opts)
+        settings = args.config.roles.assumer
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            name=settings.name,
+            path=settings.path,
+            max_session_duration=settings.max_session_duration,
+            assume_role_policy=json.dumps(trust_document(args.config)),
+            description="Spoke role of the CI runners and SSO break-glass; assumes doers and state-mgmt only.",
+            opts=child_options(self, args.provider),
+        )
+        self.policy = aws.iam.RolePolicy(
+            f"{name}-assume-only",
+            role=self.role.name,
+            name="assume-doers-and-state-mgmt",
+            policy=json.dumps(permissions_document(args.config, args.state_mgmt_arn)),
+            opts=child_options(self, args.provider),
+        )
+        self.instance_profile = aws.iam.InstanceProfile(
+            f"{name}-instance-profile",
+            name=args.config.ci.instance_profile_name,
+            path=settings.path,
+            role=self.role.name,
+            opts=child_options(self, args.provider),
+        )
+        self.register_outputs(
+            {
+                "role_arn": self.role.arn,
+                "role_name": self.role.name,
+                "instance_profile_name": self.instance_profile.name,
+            }
+        )

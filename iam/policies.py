@@ -1,0 +1,141 @@
+"""Pure policy documents for the assumer and doer roles: plain values in, plain dicts out, no Pulumi.
+
+None of these documents lists accounts, so their size does not grow with the organization: doers are reached by
+role name and path within the organization (``aws:ResourceOrgID``), never by a list of ARNs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PolicyDocument = dict[str, Any]
+
+VERSION = "2012-10-17"
+# SetSourceIdentity and TagSession keep the person behind an SSO session visible through the whole chain.
+ASSUME_ACTIONS = ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
+EC2_SERVICE = "ec2.amazonaws.com"
+# Identity Center names its roles AWSReservedSSO_<permission set>_<16 characters>; matching exactly 16 characters
+# keeps a permission set called e.g. "Admin_x" from matching "Admin".
+SSO_SUFFIX_PATTERN = "?" * 16
+
+
+def role_arn(account_id: str, path: str, name: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:iam::{account_id}:role{path}{name}"
+
+
+def any_account_role_arn(path: str, name: str, partition: str = "aws") -> str:
+    """The ARN pattern of a role of this path and name in any account (scope it with an org condition)."""
+    return f"arn:{partition}:iam::*:role{path}{name}"
+
+
+def sso_role_arn_patterns(sso_account_id: str, permission_set: str, partition: str = "aws") -> list[str]:
+    """ArnLike patterns for the SSO roles of one permission set, with and without the region path segment.
+
+    Identity Center re-creates a role with a new suffix when a permission set is re-provisioned; a pattern keeps
+    trusting the new role, where a literal ARN would go stale (AWS then shows the principal as an AROA... id).
+    """
+    base = f"arn:{partition}:iam::{sso_account_id}:role/aws-reserved/sso.amazonaws.com"
+    tail = f"AWSReservedSSO_{permission_set}_{SSO_SUFFIX_PATTERN}"
+    return [f"{base}/{tail}", f"{base}/*/{tail}"]
+
+
+def assumer_trust_policy(
+    *,
+    sso_account_id: str,
+    permission_sets: list[str],
+    organization_id: str,
+    extra_principal_arns: list[str],
+    partition: str = "aws",
+) -> PolicyDocument:
+    """Trust of the assumer: the CI runners' EC2 instances, the chosen SSO permission sets, extra principals."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "CiRunnerInstances",
+            "Effect": "Allow",
+            "Principal": {"Service": EC2_SERVICE},
+            "Action": "sts:AssumeRole",
+        }
+    ]
+    if permission_sets:
+        patterns = [p for ps in permission_sets for p in sso_role_arn_patterns(sso_account_id, ps, partition)]
+        statements.append(
+            {
+                "Sid": "SsoPermissionSets",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{sso_account_id}:root"},
+                "Action": ASSUME_ACTIONS,
+                "Condition": {
+                    "ArnLike": {"aws:PrincipalArn": patterns},
+                    "StringEquals": {"aws:PrincipalOrgID": organization_id},
+                },
+            }
+        )
+    if extra_principal_arns:
+        statements.append(
+            {
+                "Sid": "ExtraPrincipals",
+                "Effect": "Allow",
+                "Principal": {"AWS": sorted(extra_principal_arns)},
+                "Action": ASSUME_ACTIONS,
+            }
+        )
+    return {"Version": VERSION, "Statement": statements}
+
+
+def assumer_permissions_policy(
+    *,
+    doer_path: str,
+    doer_name: str,
+    state_mgmt_arn: str,
+    organization_id: str,
+    partition: str = "aws",
+) -> PolicyDocument:
+    """What the assumer may do: assume the doer role in accounts of the organization, and state-mgmt. Nothing else."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "AssumeDoersInOrganization",
+                "Effect": "Allow",
+                "Action": ASSUME_ACTIONS,
+                "Resource": any_account_role_arn(doer_path, doer_name, partition),
+                "Condition": {"StringEquals": {"aws:ResourceOrgID": organization_id}},
+            },
+            {
+                "Sid": "AssumeStateMgmt",
+                "Effect": "Allow",
+                "Action": ASSUME_ACTIONS,
+                "Resource": state_mgmt_arn,
+            },
+        ],
+    }
+
+
+def doer_trust_policy(*, assumer_arn: str) -> PolicyDocument:
+    """Trust of a doer: the assumer role only."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "Assumer",
+                "Effect": "Allow",
+                "Principal": {"AWS": assumer_arn},
+                "Action": ASSUME_ACTIONS,
+            }
+        ],
+    }
+
+
+def doer_state_access_policy(*, state_mgmt_arn: str) -> PolicyDocument:
+    """Lets a doer session assume state-mgmt (Terragrunt's iam_role chain), whatever its managed policies are."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "AssumeStateMgmt",
+                "Effect": "Allow",
+                "Action": ASSUME_ACTIONS,
+                "Resource": state_mgmt_arn,
+            }
+        ],
+    }

@@ -1,0 +1,191 @@
+"""Run the real program (``__main__.py``) under Pulumi's mock runtime and record what it registers.
+
+The mock monitor stands in for the engine: it sees every RegisterResource request exactly as the engine would
+(type, name, parent, provider, protect, retain-on-delete, inputs). Computed outputs (ARNs, ids) are filled in the
+way AWS forms them, from the account the resource's provider is pinned to, so later checks read real-shaped
+values rather than placeholders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROGRAM = PROJECT_DIR / "__main__.py"
+PROJECT = "iam-federation"
+PROVIDER_TYPE = "pulumi:providers:aws"
+
+
+@dataclass
+class Registration:
+    """One RegisterResource request, as the engine would receive it, plus the mock's computed state."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    provider: str
+    protect: bool
+    retain_on_delete: bool
+    custom: bool
+    inputs: dict[str, Any]
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def provider_urn(self) -> str:
+        # The SDK sends "<provider urn>::<provider id>".
+        return self.provider.rsplit("::", 1)[0] if self.provider else ""
+
+
+@dataclass
+class ProgramRun:
+    registrations: list[Registration]
+    outputs: dict[str, Any]
+
+    @property
+    def resources(self) -> list[Registration]:
+        return [r for r in self.registrations if r.type != "pulumi:pulumi:Stack"]
+
+    def by_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_]
+
+    def by_urn(self) -> dict[str, Registration]:
+        return {r.urn: r for r in self.registrations}
+
+    def account_of(self, registration: Registration) -> str:
+        """The account a resource lands in: the one its provider is pinned to."""
+        provider = self.by_urn()[registration.provider_urn]
+        return str(json.loads(provider.inputs["allowedAccountIds"])[0])
+
+
+def _account_from(provider_inputs: dict[str, Any]) -> str:
+    allowed = provider_inputs.get("allowedAccountIds")
+    ids = json.loads(allowed) if isinstance(allowed, str) else allowed
+    return str(ids[0]) if ids else "000000000000"
+
+
+class FederationMocks(pulumi.runtime.Mocks):
+    """Computes the outputs AWS would: ARNs in the provider's account, names as given."""
+
+    def __init__(self) -> None:
+        self.provider_accounts: dict[str, str] = {}
+        self.region_of: dict[str, str] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        if args.typ == PROVIDER_TYPE:
+            # Provider names are unique in a stack; a resource's provider reference ends in "::<name>::<id>".
+            self.provider_accounts[args.name] = _account_from(inputs)
+            self.region_of[args.name] = str(inputs.get("region", "us-east-1"))
+            return f"{args.name}-id", inputs
+        provider_name = args.provider.split("::")[-2] if args.provider else ""
+        account = self.provider_accounts.get(provider_name, "000000000000")
+        region = self.region_of.get(provider_name, "us-east-1")
+        state = dict(inputs)
+        resource_id = f"{args.name}-id"
+        if args.typ == "aws:iam/role:Role":
+            resource_id = inputs["name"]
+            state["arn"] = f"arn:aws:iam::{account}:role{inputs.get('path', '/')}{inputs['name']}"
+            state["uniqueId"] = "AROA" + account
+        elif args.typ == "aws:iam/instanceProfile:InstanceProfile":
+            resource_id = inputs["name"]
+            state["arn"] = f"arn:aws:iam::{account}:instance-profile{inputs.get('path', '/')}{inputs['name']}"
+        elif args.typ == "aws:s3/bucket:Bucket":
+            resource_id = inputs["bucket"]
+            state["arn"] = f"arn:aws:s3:::{inputs['bucket']}"
+        elif args.typ == "aws:dynamodb/table:Table":
+            resource_id = inputs["name"]
+            state["arn"] = f"arn:aws:dynamodb:{region}:{account}:table/{inputs['name']}"
+        return resource_id, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        # The program makes no invokes; one showing up here is a bug worth failing on.
+        raise AssertionError(f"unexpected invoke {args.token}")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, keeping every request (the stock one keys by URN and hides duplicates)."""
+
+    def __init__(self, mocks: FederationMocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        registration = Registration(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent,
+            provider=request.provider,
+            protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            custom=bool(request.custom),
+            inputs=dict(pulumi.runtime.rpc.deserialize_properties(request.object)) if request.custom else {},
+        )
+        if response.urn in self.resources:
+            registration.state = dict(self.resources[response.urn].state)
+        self.registrations.append(registration)
+        return response
+
+
+def stack_file_config(path: Path, project: str = PROJECT) -> dict[str, str]:
+    """A Pulumi.<stack>.yaml's config as the CLI hands it to a program: namespaced keys, objects as JSON text."""
+    document = yaml.safe_load(path.read_text()) or {}
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: 'config' must be a mapping")
+    result: dict[str, str] = {}
+    for key, value in config.items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        if isinstance(value, dict) and "value" in value and len(value) == 1:
+            value = value["value"]
+        if isinstance(value, (dict, list)):
+            result[full_key] = json.dumps(value)
+        elif isinstance(value, bool):
+            result[full_key] = "true" if value else "false"
+        else:
+            result[full_key] = str(value)
+    return result
+
+
+def run_program(config: dict[str, str], stack: str = "shared") -> ProgramRun:
+    """Run __main__.py once, in a fresh runtime, and return what it registered and exported."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi_settings.reset_options()
+    pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
+    pulumi.runtime.set_all_config(config)
+    mocks = FederationMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    root = pulumi_settings.get_root_resource()
+
+    def program() -> None:
+        runpy.run_path(str(PROGRAM), run_name="__main__")
+
+    _sync_await(run_pulumi_func(program))
+    exported = getattr(root, "outputs", {})
+    outputs: dict[str, Any] = _sync_await(pulumi.Output.from_input(exported).future()) or {}
+    for registration in monitor.registrations:
+        if not registration.state and registration.urn in monitor.resources:
+            registration.state = dict(monitor.resources[registration.urn].state)
+    loop.close()
+    return ProgramRun(registrations=monitor.registrations, outputs=outputs)
+
+
+def run_stack_file(path: Path) -> ProgramRun:
+    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    return run_program(stack_file_config(path), stack=stack)
