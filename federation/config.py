@@ -233,9 +233,7 @@ class FederationConfig(_Model):
         seen_ids: dict[str, str] = {self.shared_account.id: "shared_account.id"}
         for i, account in enumerate(self.accounts):
             if account.id == self.shared_account.id:
-                problems.append(
-                    f"accounts[{i}].id = {account.id!r}: the shared account must not be listed as an application account"
-                )
+                problems.append(f"accounts[{i}].id = {account.id!r}: is the shared account, not an application account")
             elif account.id in seen_ids:
                 problems.append(f"accounts[{i}].id = {account.id!r}: duplicate of {seen_ids[account.id]}")
             if account.name in seen_names:
@@ -299,9 +297,9 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
 
 def _lookup(data: Any, loc: tuple[int | str, ...]) -> tuple[bool, Any]:
     for part in loc:
-        if (isinstance(data, Mapping) and part in data) or (
-            isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
-        ):
+        if isinstance(data, Mapping) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
             data = data[part]
         else:
             return False, None

@@ -123,7 +123,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registrations: list[Registration] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         registration = Registration(
             urn=response.urn,
             type=request.type,
@@ -141,24 +141,29 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
-def stack_file_config(path: Path, project: str = PROJECT) -> dict[str, str]:
-    """A Pulumi.<stack>.yaml's config as the CLI hands it to a program: namespaced keys, objects as JSON text."""
-    document = yaml.safe_load(path.read_text()) or {}
-    config = document.get("config") or {}
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: 'config' must be a mapping")
+def to_pulumi_config(config: dict[str, Any], project: str = PROJECT) -> dict[str, str]:
+    """A stack file's ``config:`` section as the CLI hands it to a program: namespaced keys, objects as JSON."""
     result: dict[str, str] = {}
     for key, value in config.items():
         full_key = key if ":" in key else f"{project}:{key}"
-        if isinstance(value, dict) and "value" in value and len(value) == 1:
+        if isinstance(value, dict) and set(value) == {"value"}:
             value = value["value"]
-        if isinstance(value, (dict, list)):
+        if isinstance(value, dict | list):
             result[full_key] = json.dumps(value)
         elif isinstance(value, bool):
             result[full_key] = "true" if value else "false"
         else:
             result[full_key] = str(value)
     return result
+
+
+def stack_file_config(path: Path, project: str = PROJECT) -> dict[str, str]:
+    """The config of a Pulumi.<stack>.yaml file, as the program would receive it."""
+    document = yaml.safe_load(path.read_text()) or {}
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: 'config' must be a mapping")
+    return to_pulumi_config(config, project)
 
 
 def run_program(config: dict[str, str], stack: str = "shared") -> ProgramRun:
@@ -178,7 +183,8 @@ def run_program(config: dict[str, str], stack: str = "shared") -> ProgramRun:
 
     _sync_await(run_pulumi_func(program))
     exported = getattr(root, "outputs", {})
-    outputs: dict[str, Any] = _sync_await(pulumi.Output.from_input(exported).future()) or {}
+    resolved = _sync_await(pulumi.Output.from_input(exported).future())
+    outputs: dict[str, Any] = dict(resolved or {})
     for registration in monitor.registrations:
         if not registration.state and registration.urn in monitor.resources:
             registration.state = dict(monitor.resources[registration.urn].state)

@@ -95,23 +95,12 @@ def state_mgmt_trust_policy(
     return {"Version": VERSION, "Statement": statements}
 
 
-def state_mgmt_permissions_policy(
-    *, bucket: str, table_arn: str, kms_key_arn: str | None = None, partition: str = "aws"
-) -> PolicyDocument:
+def state_mgmt_permissions_policy(*, bucket: str, table_arn: str, partition: str = "aws") -> PolicyDocument:
     """What state-mgmt may do: list the bucket, read/write/delete state objects and lock items. Nothing else."""
     bucket_resource = bucket_arn(bucket, partition)
-    statements: list[dict[str, Any]] = [
+    statements = [
         {"Sid": "ListStateBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_resource},
         {"Sid": "StateObjects", "Effect": "Allow", "Action": STATE_OBJECT_ACTIONS, "Resource": f"{bucket_resource}/*"},
         {"Sid": "LockItems", "Effect": "Allow", "Action": LOCK_ITEM_ACTIONS, "Resource": table_arn},
     ]
-    if kms_key_arn:
-        statements.append(
-            {
-                "Sid": "StateKey",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                "Resource": kms_key_arn,
-            }
-        )
     return {"Version": VERSION, "Statement": statements}
