@@ -30,6 +30,10 @@ def bucket_policy_document(config: FederationConfig) -> PolicyDocument:
     )
 
 
+def lock_table_policy_document(config: FederationConfig, table_arn: str) -> PolicyDocument:
+    return policies.lock_table_policy(table_arn=table_arn, state_mgmt_arn=state_mgmt_arn(config))
+
+
 def state_mgmt_trust_document(config: FederationConfig, assumer_arn: str) -> PolicyDocument:
     return policies.state_mgmt_trust_policy(
         assumer_arn=assumer_arn,
@@ -136,6 +140,12 @@ class StateBackend(pulumi.ComponentResource):
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
             deletion_protection_enabled=True,
             opts=child_options(self, args.provider, **stateful),
+        )
+        aws.dynamodb.ResourcePolicy(
+            f"{name}-lock-table-policy",
+            resource_arn=self.table.arn,
+            policy=self.table.arn.apply(lambda arn: json.dumps(lock_table_policy_document(config, arn))),
+            opts=child_options(self, args.provider),
         )
         settings = config.roles.state_mgmt
         self.state_mgmt_role = aws.iam.Role(

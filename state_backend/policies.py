@@ -10,6 +10,15 @@ from iam.policies import ASSUME_ACTIONS, VERSION, PolicyDocument, any_account_ro
 STATE_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
 # What its DynamoDB locking needs on lock items.
 LOCK_ITEM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+# Item data actions that only state-mgmt may use on the lock table.
+GUARDED_ITEM_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+]
 # Object data actions that only state-mgmt may use, whatever an identity policy in the shared account says.
 GUARDED_OBJECT_ACTIONS = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject"]
 
@@ -61,6 +70,23 @@ def state_bucket_policy(
                     "StringNotEquals": {"s3:x-amz-server-side-encryption": sse_algorithm},
                 },
             },
+        ],
+    }
+
+
+def lock_table_policy(*, table_arn: str, state_mgmt_arn: str) -> PolicyDocument:
+    """Resource policy of the lock table: only state-mgmt reads or writes lock items, as for state objects."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "DenyLockItemsExceptStateMgmt",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": GUARDED_ITEM_ACTIONS,
+                "Resource": table_arn,
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": state_mgmt_arn}},
+            }
         ],
     }
 

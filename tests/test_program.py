@@ -232,6 +232,13 @@ def test_state_backend_lock_table(example_run: ProgramRun) -> None:
     assert table.inputs["serverSideEncryption"] == {"enabled": True}
     assert table.inputs["deletionProtectionEnabled"] is True
     assert table.protect and table.retain_on_delete
+    policy = one(example_run, "aws:dynamodb/resourcePolicy:ResourcePolicy", "state-backend-lock-table-policy")
+    assert policy.inputs["resourceArn"] == table.state["arn"]
+    (deny,) = doc(policy.inputs["policy"])["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+    assert deny["Resource"] == table.state["arn"]
+    assert {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"} <= set(deny["Action"])
+    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": STATE_MGMT_ARN}}
 
 
 def test_only_the_bucket_and_table_are_protected(example_run: ProgramRun) -> None:

@@ -1,0 +1,81 @@
+"""`python -m plan`, the README's offline main job: output, files, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import plan.__main__ as plan_main
+from plan.model import IamModel
+from tests.conftest import EXAMPLE_STACK, example_section, with_changes
+
+
+def write_stack(tmp_path: Path, section: dict[str, Any], name: str = "test") -> Path:
+    path = tmp_path / f"Pulumi.{name}.yaml"
+    path.write_text(yaml.safe_dump({"config": section}))
+    return path
+
+
+def test_example_plan_prints_resources_and_matrix_and_writes_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = plan_main.main(["--stack-file", str(EXAMPLE_STACK), "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Plan: 36 resources to create" in out
+    assert "  dev (222222222222)" in out
+    bucket_line = next(line for line in out.splitlines() if "state-backend-bucket" in line)
+    assert "terraform-state-111111111111" in bucket_line and "[protected, retain-on-delete]" in bucket_line
+    assert "OK: all 231 cells of the access matrix match" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["stack"] == "shared"
+    assert report["mismatches"] == []
+    assert len(report["resources"]) == 36
+    assert report["outputs"]["state_bucket_name"] == "terraform-state-111111111111"
+    graph = (tmp_path / "trust-graph.mmd").read_text()
+    assert graph.startswith("flowchart LR")
+    assert "ec2_service -- assumes --> assumer" in graph
+    assert "state_mgmt -- reads/writes --> state_bucket" in graph
+    assert "outsider" not in graph
+    assert (tmp_path / "trust-graph.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_config_gives_the_same_clear_error_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stack = write_stack(tmp_path, with_changes(example_section(), region="moon-1"))
+    code = plan_main.main(["--stack-file", str(stack), "--out", str(tmp_path / "out"), "--no-png"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "iam-federation:region = 'moon-1': must be an AWS region" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_stack_file_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan_main.main(["--stack-file", str(tmp_path / "Pulumi.none.yaml")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_a_widened_document_fails_the_plan_naming_the_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = plan_main.iam_model
+
+    def tampered(run: Any) -> IamModel:
+        model = real(run)
+        model.roles["doer-prod-role"].trust["Statement"][0]["Principal"] = {"AWS": "*"}
+        return model
+
+    monkeypatch.setattr(plan_main, "iam_model", tampered)
+    code = plan_main.main(["--stack-file", str(EXAMPLE_STACK), "--out", str(tmp_path), "--no-png"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "outsider-admin -> assume:doer:prod: expected deny, got allow" in out
+    assert "FAILED:" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    flagged = {(m["principal"], m["target"], m["actual"]) for m in report["mismatches"]}
+    assert ("outsider-admin", "assume:doer:prod", "allow") in flagged
+    assert all(target == "assume:doer:prod" for _, target, _ in flagged)
