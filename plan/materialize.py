@@ -1,0 +1,203 @@
+"""Create what the program registered in moto, each resource in the account of its provider.
+
+moto keeps accounts apart once credentials of a role assumed in another account are used, and its API validates
+policy documents on the way in (update_assume_role_policy, put_role_policy, put_bucket_policy), so a malformed
+document fails here as it would in AWS. moto's own allow/deny answers are not trusted for trust policies, bucket
+policy conditions or DynamoDB (see FACTS.md); those verdicts come from plan.evaluator.
+
+Call inside ``moto.mock_aws()``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from plan.runner import PROVIDER_TYPE, ProgramRun, Registration
+
+_ROOT_KEY = "AKIAIOSFODNN7EXAMPLE"
+
+
+@dataclass
+class Materialized:
+    sessions: dict[str, boto3.Session] = field(default_factory=dict)  # account id -> session of its provider
+    region: str = "us-east-1"
+    created: list[tuple[str, str, str]] = field(default_factory=list)  # (account, type, logical name)
+
+
+def account_session(account: str, role_arn: str, region: str) -> boto3.Session:
+    """Credentials in ``account``, the way the provider gets them: by assuming its configured role."""
+    sts = boto3.client("sts", region_name=region, aws_access_key_id=_ROOT_KEY, aws_secret_access_key="x")
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="iam-federation-pulumi")["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+
+
+def _role(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    iam = session.client("iam")
+    extra = {"PermissionsBoundary": inputs["permissionsBoundary"]} if inputs.get("permissionsBoundary") else {}
+    iam.create_role(
+        RoleName=inputs["name"],
+        Path=inputs.get("path", "/"),
+        AssumeRolePolicyDocument=inputs["assumeRolePolicy"],
+        MaxSessionDuration=int(inputs.get("maxSessionDuration", 3600)),
+        Description=inputs.get("description", ""),
+        **extra,
+    )
+    # create_role does not check the document's syntax; this call does, as IAM does on create.
+    iam.update_assume_role_policy(RoleName=inputs["name"], PolicyDocument=inputs["assumeRolePolicy"])
+
+
+def _role_policy(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    session.client("iam").put_role_policy(
+        RoleName=inputs["role"], PolicyName=inputs["name"], PolicyDocument=inputs["policy"]
+    )
+
+
+def _attachment(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    session.client("iam").attach_role_policy(RoleName=inputs["role"], PolicyArn=inputs["policyArn"])
+
+
+def _instance_profile(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    iam = session.client("iam")
+    iam.create_instance_profile(InstanceProfileName=inputs["name"], Path=inputs.get("path", "/"))
+    iam.add_role_to_instance_profile(InstanceProfileName=inputs["name"], RoleName=inputs["role"])
+
+
+def _bucket(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    s3 = session.client("s3")
+    region = session.region_name
+    extra = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=inputs["bucket"], **extra)
+
+
+def _versioning(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    status = inputs["versioningConfiguration"]["status"]
+    session.client("s3").put_bucket_versioning(Bucket=inputs["bucket"], VersioningConfiguration={"Status": status})
+
+
+def _encryption(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    rules = [
+        {
+            "ApplyServerSideEncryptionByDefault": {
+                "SSEAlgorithm": r["applyServerSideEncryptionByDefault"]["sseAlgorithm"]
+            }
+        }
+        for r in inputs["rules"]
+    ]
+    session.client("s3").put_bucket_encryption(
+        Bucket=inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": rules}
+    )
+
+
+def _public_access_block(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    keys = ("blockPublicAcls", "ignorePublicAcls", "blockPublicPolicy", "restrictPublicBuckets")
+    session.client("s3").put_public_access_block(
+        Bucket=inputs["bucket"],
+        PublicAccessBlockConfiguration={key[0].upper() + key[1:]: bool(inputs[key]) for key in keys},
+    )
+
+
+def _ownership(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    session.client("s3").put_bucket_ownership_controls(
+        Bucket=inputs["bucket"],
+        OwnershipControls={"Rules": [{"ObjectOwnership": inputs["rule"]["objectOwnership"]}]},
+    )
+
+
+def _bucket_policy(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    session.client("s3").put_bucket_policy(Bucket=inputs["bucket"], Policy=inputs["policy"])
+
+
+def _lifecycle(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    rules = []
+    for rule in inputs["rules"]:
+        rules.append(
+            {
+                "ID": rule["id"],
+                "Status": rule["status"],
+                "Filter": {"Prefix": rule.get("filter", {}).get("prefix", "")},
+                "NoncurrentVersionExpiration": {
+                    "NoncurrentDays": int(rule["noncurrentVersionExpiration"]["noncurrentDays"])
+                },
+                "AbortIncompleteMultipartUpload": {
+                    "DaysAfterInitiation": int(rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"])
+                },
+            }
+        )
+    session.client("s3").put_bucket_lifecycle_configuration(
+        Bucket=inputs["bucket"], LifecycleConfiguration={"Rules": rules}
+    )
+
+
+def _table(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    dynamodb = session.client("dynamodb")
+    dynamodb.create_table(
+        TableName=inputs["name"],
+        KeySchema=[{"AttributeName": inputs["hashKey"], "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]],
+        BillingMode=inputs["billingMode"],
+        SSESpecification={"Enabled": bool(inputs["serverSideEncryption"]["enabled"])},
+        DeletionProtectionEnabled=bool(inputs["deletionProtectionEnabled"]),
+    )
+    dynamodb.update_continuous_backups(
+        TableName=inputs["name"],
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": bool(inputs["pointInTimeRecovery"]["enabled"])},
+    )
+
+
+def _table_policy(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    session.client("dynamodb").put_resource_policy(ResourceArn=inputs["resourceArn"], Policy=inputs["policy"])
+
+
+# In dependency order: what a resource refers to is created before it.
+HANDLERS: dict[str, Callable[[boto3.Session, dict[str, Any]], None]] = {
+    "aws:iam/role:Role": _role,
+    "aws:iam/rolePolicy:RolePolicy": _role_policy,
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _attachment,
+    "aws:iam/instanceProfile:InstanceProfile": _instance_profile,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:s3/bucketVersioning:BucketVersioning": _versioning,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _encryption,
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _public_access_block,
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _ownership,
+    "aws:s3/bucketPolicy:BucketPolicy": _bucket_policy,
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _lifecycle,
+    "aws:dynamodb/table:Table": _table,
+    "aws:dynamodb/resourcePolicy:ResourcePolicy": _table_policy,
+}
+
+
+def materialize(run: ProgramRun) -> Materialized:
+    """Create every AWS resource of the run in moto; an AWS type without a handler is an error, not a skip."""
+    result = Materialized()
+    for provider in run.by_type(PROVIDER_TYPE):
+        account = json.loads(provider.inputs["allowedAccountIds"])[0]
+        (assume,) = json.loads(provider.inputs["assumeRoles"])
+        result.region = provider.inputs["region"]
+        result.sessions[account] = account_session(account, assume["roleArn"], provider.inputs["region"])
+    resources = [r for r in run.registrations if r.custom and r.type != PROVIDER_TYPE]
+    unknown = sorted({r.type for r in resources} - set(HANDLERS))
+    if unknown:
+        raise ValueError(f"no moto handler for {unknown}")
+    order = list(HANDLERS)
+    for reg in sorted(resources, key=lambda r: order.index(r.type)):
+        _create(result, run, reg)
+    return result
+
+
+def _create(result: Materialized, run: ProgramRun, reg: Registration) -> None:
+    account = run.account_of(reg)
+    inputs = dict(reg.inputs)
+    if reg.type == "aws:dynamodb/resourcePolicy:ResourcePolicy" and not inputs.get("resourceArn"):
+        inputs["resourceArn"] = reg.state.get("resourceArn")
+    HANDLERS[reg.type](result.sessions[account], inputs)
+    result.created.append((account, reg.type, reg.name))

@@ -1,0 +1,176 @@
+"""Every registered resource materialized in moto, in its provider's account, and the data paths where moto is
+faithful (FACTS.md): S3 identity-policy scoping, versioning, deletion protection, account separation.
+
+No allow/deny verdict about trust policies, bucket policy conditions or DynamoDB authorization is taken from moto;
+those come from the evaluator (tests/test_access_matrix.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.core import set_initial_no_auth_action_count
+
+from plan.materialize import Materialized, materialize
+from plan.runner import ProgramRun
+from tests.conftest import example_section, run_section
+
+SHARED, DEV = "111111111111", "222222222222"
+BUCKET = "terraform-state-111111111111"
+TABLE = "terraform-state-lock-111111111111"
+MOTO_CONFIG: Any = {"iam": {"load_aws_managed_policies": True}}
+
+
+@pytest.fixture(scope="module")
+def program() -> ProgramRun:
+    return run_section(example_section())
+
+
+@pytest.fixture
+def world(program: ProgramRun) -> Iterator[Materialized]:
+    with mock_aws(config=MOTO_CONFIG):
+        yield materialize(program)
+
+
+def assume(caller: boto3.Session, role_arn: str) -> boto3.Session:
+    credentials = caller.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="test-session")["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name="us-east-1",
+    )
+
+
+def test_every_resource_lands_in_its_providers_account(world: Materialized, program: ProgramRun) -> None:
+    expected_created = [r for r in program.registrations if r.type.startswith("aws:")]
+    assert len(world.created) == len(expected_created)
+    roles = {
+        account: sorted(r["RoleName"] for r in session.client("iam").list_roles()["Roles"])
+        for account, session in world.sessions.items()
+    }
+    assert roles == {
+        SHARED: ["infrastructure-assumer-role", "infrastructure-doer-role", "state-mgmt-role"],
+        DEV: ["infrastructure-doer-role"],
+        "333333333333": ["infrastructure-doer-role"],
+        "444444444444": ["infrastructure-doer-role"],
+    }
+    dev_iam = world.sessions[DEV].client("iam")
+    doer = dev_iam.get_role(RoleName="infrastructure-doer-role")["Role"]
+    assert doer["Arn"] == f"arn:aws:iam::{DEV}:role/infrastructure-doer-role"
+    trust = doer["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    assert trust["Statement"][0]["Principal"] == {"AWS": f"arn:aws:iam::{SHARED}:role/infrastructure-assumer-role"}
+    attached = dev_iam.list_attached_role_policies(RoleName="infrastructure-doer-role")["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == ["arn:aws:iam::aws:policy/AdministratorAccess"]
+    shared_iam = world.sessions[SHARED].client("iam")
+    profile = shared_iam.get_instance_profile(InstanceProfileName="infrastructure-assumer")["InstanceProfile"]
+    assert [r["RoleName"] for r in profile["Roles"]] == ["infrastructure-assumer-role"]
+    assert [b["Name"] for b in world.sessions[SHARED].client("s3").list_buckets()["Buckets"]] == [BUCKET]
+    assert world.sessions[DEV].client("s3").list_buckets()["Buckets"] == []
+    assert world.sessions[SHARED].client("dynamodb").list_tables()["TableNames"] == [TABLE]
+    assert world.sessions[DEV].client("dynamodb").list_tables()["TableNames"] == []
+
+
+def test_bucket_and_table_settings_read_back_from_moto(world: Materialized) -> None:
+    s3 = world.sessions[SHARED].client("s3")
+    assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    rules = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    block = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
+    assert block == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    ownership = s3.get_bucket_ownership_controls(Bucket=BUCKET)["OwnershipControls"]["Rules"]
+    assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"][0]
+    assert lifecycle["NoncurrentVersionExpiration"]["NoncurrentDays"] == 90
+    sids = [s["Sid"] for s in json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])["Statement"]]
+    assert sids == ["DenyInsecureTransport", "DenyStateObjectsExceptStateMgmt", "DenyWrongEncryptionHeader"]
+    dynamodb = world.sessions[SHARED].client("dynamodb")
+    table = dynamodb.describe_table(TableName=TABLE)["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "LockID", "KeyType": "HASH"}]
+    assert table["DeletionProtectionEnabled"] is True
+    backups = dynamodb.describe_continuous_backups(TableName=TABLE)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_moto_rejects_a_malformed_document(program: ProgramRun) -> None:
+    broken = copy.deepcopy(program)
+    role = next(r for r in broken.registrations if r.name == "doer-dev-role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    trust["Statement"][0]["Efect"] = trust["Statement"][0].pop("Effect")
+    role.inputs["assumeRolePolicy"] = json.dumps(trust)
+    with mock_aws(config=MOTO_CONFIG), pytest.raises(ClientError) as caught:
+        materialize(broken)
+    assert caught.value.response["Error"]["Code"] == "MalformedPolicyDocument"
+
+
+def test_deletion_protection_stops_deleting_the_lock_table(world: Materialized) -> None:
+    dynamodb = world.sessions[SHARED].client("dynamodb")
+    with pytest.raises(ClientError):
+        dynamodb.delete_table(TableName=TABLE)
+    assert dynamodb.list_tables()["TableNames"] == [TABLE]
+
+
+def test_versioning_keeps_a_deleted_state_file(world: Materialized) -> None:
+    s3 = world.sessions[SHARED].client("s3")
+    s3.delete_bucket_policy(Bucket=BUCKET)  # moto ignores its conditions: see the module docstring
+    s3.put_object(Bucket=BUCKET, Key="dev/terraform.tfstate", Body=b'{"version": 4, "serial": 1}')
+    s3.put_object(Bucket=BUCKET, Key="dev/terraform.tfstate", Body=b'{"version": 4, "serial": 2}')
+    s3.delete_object(Bucket=BUCKET, Key="dev/terraform.tfstate")
+    listing = s3.list_object_versions(Bucket=BUCKET, Prefix="dev/")
+    assert len(listing["DeleteMarkers"]) == 1 and listing["DeleteMarkers"][0]["IsLatest"]
+    versions = sorted(listing["Versions"], key=lambda v: v["LastModified"])
+    assert len(versions) == 2
+    older = s3.get_object(Bucket=BUCKET, Key="dev/terraform.tfstate", VersionId=versions[0]["VersionId"])
+    assert json.loads(older["Body"].read())["serial"] in (1, 2)
+
+
+def test_lock_items_use_the_lockid_key(world: Materialized) -> None:
+    dynamodb = world.sessions[SHARED].client("dynamodb")
+    item = {"LockID": {"S": f"{BUCKET}/dev/terraform.tfstate"}, "Info": {"S": "{}"}}
+    dynamodb.put_item(TableName=TABLE, Item=item, ConditionExpression="attribute_not_exists(LockID)")
+    with pytest.raises(ClientError) as caught:  # a second holder cannot take the lock
+        dynamodb.put_item(TableName=TABLE, Item=item, ConditionExpression="attribute_not_exists(LockID)")
+    assert caught.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    dynamodb.delete_item(TableName=TABLE, Key={"LockID": item["LockID"]})
+
+
+def test_state_mgmt_session_reaches_state_objects_and_nothing_else(world: Materialized) -> None:
+    admin = world.sessions[SHARED]
+    admin.client("s3").delete_bucket_policy(Bucket=BUCKET)  # moto ignores its conditions: see the module docstring
+    admin.client("s3").create_bucket(Bucket="some-other-bucket")
+    state_mgmt = assume(admin, f"arn:aws:iam::{SHARED}:role/state-mgmt-role")
+    assumer = assume(admin, f"arn:aws:iam::{SHARED}:role/infrastructure-assumer-role")
+
+    @set_initial_no_auth_action_count(0)
+    def exercise() -> None:
+        s3 = state_mgmt.client("s3")
+        s3.put_object(Bucket=BUCKET, Key="dev/terraform.tfstate", Body=b'{"version": 4}')
+        assert s3.get_object(Bucket=BUCKET, Key="dev/terraform.tfstate")["Body"].read() == b'{"version": 4}'
+        s3.put_object(Bucket=BUCKET, Key="dev/terraform.tfstate.tflock", Body=b'{"ID": "lock"}')
+        s3.delete_object(Bucket=BUCKET, Key="dev/terraform.tfstate.tflock")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+        assert keys == ["dev/terraform.tfstate"]
+        with pytest.raises(ClientError) as other:
+            s3.put_object(Bucket="some-other-bucket", Key="x", Body=b"x")
+        assert other.value.response["Error"]["Code"] == "AccessDenied"
+        with pytest.raises(ClientError) as config_change:
+            s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+        assert config_change.value.response["Error"]["Code"] == "AccessDenied"
+        with pytest.raises(ClientError) as by_assumer:
+            assumer.client("s3").get_object(Bucket=BUCKET, Key="dev/terraform.tfstate")
+        assert by_assumer.value.response["Error"]["Code"] == "AccessDenied"
+
+    exercise()
