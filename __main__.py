@@ -2,12 +2,13 @@
 
 import pulumi
 
-from federation.config import ConfigError, parse_config
+from federation.config import ConfigError
+from federation.load import load_config
 from federation.stack_config import stack_config
 from federation.topology import build_topology
 
 try:
-    config = parse_config(stack_config())
+    config = load_config(stack_config())
 except ConfigError as error:
     # RunError prints the message alone: the user needs the bad keys, not a traceback.
     raise pulumi.RunError(str(error)) from None

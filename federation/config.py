@@ -29,6 +29,10 @@ ROLE_PATH_MAX = 512
 SESSION_MIN_SECONDS = 3600
 SESSION_MAX_SECONDS = 43200
 MANAGED_POLICIES_PER_ROLE = 10
+TRUST_POLICY_DEFAULT_MAX = 2048
+INLINE_POLICIES_PER_ROLE_MAX = 10240
+BUCKET_POLICY_MAX = 20480
+DYNAMODB_RESOURCE_POLICY_MAX = 20480
 # An SSO role is AWSReservedSSO_<permission set>_<16 characters>, and a role name is at most 64 characters.
 PERMISSION_SET_NAME_MAX = 32
 
@@ -209,6 +213,14 @@ class StateBackendSettings(_Model):
     )
 
 
+class LimitSettings(_Model):
+    """IAM quotas the generated documents must fit; the trust policy quota can be raised in Service Quotas."""
+
+    trust_policy_max_chars: Annotated[int, Field(ge=2048, le=4096)] = Field(
+        TRUST_POLICY_DEFAULT_MAX, description="Role trust policy length quota (whitespace not counted)."
+    )
+
+
 class FederationConfig(_Model):
     """The whole stack configuration (config namespace ``iam-federation``)."""
 
@@ -221,6 +233,7 @@ class FederationConfig(_Model):
     ci: CiSettings = Field(default_factory=CiSettings)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
     state_backend: StateBackendSettings = Field(default_factory=StateBackendSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     tags: dict[
         Annotated[str, _matching(_TAG_KEY_RE, "a tag key not starting with aws:")],
         Annotated[str, Field(max_length=256)],

@@ -41,21 +41,18 @@ class Topology:
 def build_topology(config: FederationConfig) -> Topology:
     providers = account_providers(config)
     shared = providers[config.shared_account.name]
-    state_mgmt_arn = names.state_mgmt_arn(config)
-    assumer = AssumerRole("assumer", AssumerRoleArgs(config=config, provider=shared, state_mgmt_arn=state_mgmt_arn))
+    assumer = AssumerRole("assumer", AssumerRoleArgs(config=config, provider=shared))
     backend = StateBackend(
         "state-backend", StateBackendArgs(config=config, provider=shared, assumer_arn=assumer.role.arn)
     )
-    doer_state_access = state_mgmt_arn if config.state_backend.state_mgmt_trusts_doers else None
     doers = {
         account.name: DoerRole(
             f"doer-{account.name}",
             DoerRoleArgs(
                 account=account,
-                settings=config.roles.doer,
+                config=config,
                 provider=providers[account.name],
                 assumer_arn=assumer.role.arn,
-                state_mgmt_arn=doer_state_access,
             ),
         )
         for account in config.all_accounts

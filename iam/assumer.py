@@ -8,9 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from federation import documents
 from federation.config import FederationConfig
-from iam import policies
-from iam.policies import PolicyDocument
 from iam.providers import child_options
 
 
@@ -18,26 +17,6 @@ from iam.providers import child_options
 class AssumerRoleArgs:
     config: FederationConfig
     provider: aws.Provider
-    # state-mgmt's ARN is known from config: the assumer must exist before state-mgmt can trust it, not after.
-    state_mgmt_arn: str
-
-
-def trust_document(config: FederationConfig) -> PolicyDocument:
-    return policies.assumer_trust_policy(
-        sso_account_id=config.sso_account_id,
-        permission_sets=config.sso.permission_sets,
-        organization_id=config.organization_id,
-        extra_principal_arns=config.ci.extra_trusted_principal_arns,
-    )
-
-
-def permissions_document(config: FederationConfig, state_mgmt_arn: str) -> PolicyDocument:
-    return policies.assumer_permissions_policy(
-        doer_path=config.roles.doer.path,
-        doer_name=config.roles.doer.name,
-        state_mgmt_arn=state_mgmt_arn,
-        organization_id=config.organization_id,
-    )
 
 
 class AssumerRole(pulumi.ComponentResource):
@@ -54,7 +33,7 @@ class AssumerRole(pulumi.ComponentResource):
             name=settings.name,
             path=settings.path,
             max_session_duration=settings.max_session_duration,
-            assume_role_policy=json.dumps(trust_document(args.config)),
+            assume_role_policy=json.dumps(documents.assumer_trust(args.config)),
             description="Spoke role of the CI runners and SSO break-glass; assumes doers and state-mgmt only.",
             opts=child_options(self, args.provider),
         )
@@ -62,7 +41,7 @@ class AssumerRole(pulumi.ComponentResource):
             f"{name}-assume-only",
             role=self.role.name,
             name="assume-doers-and-state-mgmt",
-            policy=json.dumps(permissions_document(args.config, args.state_mgmt_arn)),
+            policy=json.dumps(documents.assumer_permissions(args.config)),
             opts=child_options(self, args.provider),
         )
         self.instance_profile = aws.iam.InstanceProfile(

@@ -8,19 +8,17 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from federation.config import Account, DoerSettings
-from iam import policies
+from federation import documents
+from federation.config import Account, FederationConfig
 from iam.providers import child_options
 
 
 @dataclass(frozen=True)
 class DoerRoleArgs:
     account: Account
-    settings: DoerSettings
+    config: FederationConfig
     provider: aws.Provider
     assumer_arn: pulumi.Input[str]
-    # None when state-mgmt trusts only the assumer (the article's chain): then the doer needs no way to it.
-    state_mgmt_arn: str | None
 
 
 class DoerRole(pulumi.ComponentResource):
@@ -30,7 +28,7 @@ class DoerRole(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DoerRoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iam-federation:iam:DoerRole", name, None, opts)
-        settings = args.settings
+        settings = args.config.roles.doer
         self.role = aws.iam.Role(
             f"{name}-role",
             name=settings.name,
@@ -38,7 +36,7 @@ class DoerRole(pulumi.ComponentResource):
             max_session_duration=settings.max_session_duration,
             permissions_boundary=settings.permissions_boundary_arn,
             assume_role_policy=pulumi.Output.from_input(args.assumer_arn).apply(
-                lambda arn: json.dumps(policies.doer_trust_policy(assumer_arn=arn))
+                lambda arn: json.dumps(documents.doer_trust(arn))
             ),
             description=f"Doer role of account {args.account.name}; trusted by the assumer role only.",
             opts=child_options(self, args.provider),
@@ -50,12 +48,13 @@ class DoerRole(pulumi.ComponentResource):
                 aws.iam.RolePolicyAttachmentArgs(role=self.role.name, policy_arn=policy_arn),
                 opts=child_options(self, args.provider),
             )
-        if args.state_mgmt_arn is not None:
+        # When state-mgmt trusts only the assumer (the article's chain), the doer needs no way to it.
+        if args.config.state_backend.state_mgmt_trusts_doers:
             aws.iam.RolePolicy(
                 f"{name}-state-access",
                 role=self.role.name,
                 name="assume-state-mgmt",
-                policy=json.dumps(policies.doer_state_access_policy(state_mgmt_arn=args.state_mgmt_arn)),
+                policy=json.dumps(documents.doer_state_access(args.config)),
                 opts=child_options(self, args.provider),
             )
         self.register_outputs({"role_arn": self.role.arn, "role_name": self.role.name})

@@ -16,6 +16,7 @@ from pathlib import Path
 import pulumi
 
 from federation.config import ConfigError
+from federation.load import load_config
 from plan.matrix import access_matrix
 from plan.model import iam_model
 from plan.report import matrix_text, mermaid, plan_text, report_json, write_png
@@ -39,10 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     except (pulumi.RunError, ConfigError) as error:
         print(f"error: {args.stack_file}: {error}", file=sys.stderr)
         return 2
-    # The program validated the config already; parse it again here for the expected side of the matrix.
-    from federation.config import parse_config
-
-    config = parse_config(stack_file_config(args.stack_file))
+    # The program validated the config already; load it again here for the expected side of the matrix.
+    config = load_config(stack_file_config(args.stack_file))
     matrix = access_matrix(config, iam_model(run))
 
     names = {a.id: a.name for a in config.all_accounts}

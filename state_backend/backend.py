@@ -8,13 +8,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from federation import documents
 from federation.config import FederationConfig
-from federation.names import state_mgmt_arn
-from iam.policies import PolicyDocument
 from iam.providers import child_options
-from state_backend import policies
-
-SSE_ALGORITHM = "AES256"
 
 
 @dataclass(frozen=True)
@@ -22,33 +18,6 @@ class StateBackendArgs:
     config: FederationConfig
     provider: aws.Provider
     assumer_arn: pulumi.Input[str]
-
-
-def bucket_policy_document(config: FederationConfig) -> PolicyDocument:
-    return policies.state_bucket_policy(
-        bucket=config.bucket_name, state_mgmt_arn=state_mgmt_arn(config), sse_algorithm=SSE_ALGORITHM
-    )
-
-
-def lock_table_policy_document(config: FederationConfig, table_arn: str) -> PolicyDocument:
-    return policies.lock_table_policy(table_arn=table_arn, state_mgmt_arn=state_mgmt_arn(config))
-
-
-def state_mgmt_trust_document(config: FederationConfig, assumer_arn: str) -> PolicyDocument:
-    return policies.state_mgmt_trust_policy(
-        assumer_arn=assumer_arn,
-        trust_doers=config.state_backend.state_mgmt_trusts_doers,
-        doer_path=config.roles.doer.path,
-        doer_name=config.roles.doer.name,
-        organization_id=config.organization_id,
-    )
-
-
-def state_mgmt_permissions_document(config: FederationConfig) -> PolicyDocument:
-    return policies.state_mgmt_permissions_policy(
-        bucket=config.bucket_name,
-        table_arn=policies.table_arn(config.region, config.shared_account.id, config.lock_table_name),
-    )
 
 
 class StateBackend(pulumi.ComponentResource):
@@ -85,7 +54,7 @@ class StateBackend(pulumi.ComponentResource):
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm=SSE_ALGORITHM
+                        sse_algorithm=documents.SSE_ALGORITHM
                     ),
                 )
             ],
@@ -108,7 +77,7 @@ class StateBackend(pulumi.ComponentResource):
         )
         aws.s3.BucketPolicy(
             f"{name}-policy",
-            aws.s3.BucketPolicyArgs(bucket=bucket_id, policy=json.dumps(bucket_policy_document(config))),
+            aws.s3.BucketPolicyArgs(bucket=bucket_id, policy=json.dumps(documents.bucket_policy(config))),
             # S3 rejects a bucket policy written while the public access block is being changed.
             opts=child_options(self, args.provider, depends_on=[public_access_block]),
         )
@@ -144,7 +113,7 @@ class StateBackend(pulumi.ComponentResource):
         aws.dynamodb.ResourcePolicy(
             f"{name}-lock-table-policy",
             resource_arn=self.table.arn,
-            policy=self.table.arn.apply(lambda arn: json.dumps(lock_table_policy_document(config, arn))),
+            policy=self.table.arn.apply(lambda arn: json.dumps(documents.lock_table_policy(config, arn))),
             opts=child_options(self, args.provider),
         )
         settings = config.roles.state_mgmt
@@ -154,7 +123,7 @@ class StateBackend(pulumi.ComponentResource):
             path=settings.path,
             max_session_duration=settings.max_session_duration,
             assume_role_policy=pulumi.Output.from_input(args.assumer_arn).apply(
-                lambda arn: json.dumps(state_mgmt_trust_document(config, arn))
+                lambda arn: json.dumps(documents.state_mgmt_trust(config, arn))
             ),
             description="Reads and writes Terraform state and lock items in the central backend; nothing else.",
             opts=child_options(self, args.provider),
@@ -163,7 +132,7 @@ class StateBackend(pulumi.ComponentResource):
             f"{name}-state-mgmt-access",
             role=self.state_mgmt_role.name,
             name="terraform-state-access",
-            policy=json.dumps(state_mgmt_permissions_document(config)),
+            policy=json.dumps(documents.state_mgmt_permissions(config)),
             opts=child_options(self, args.provider),
         )
         self.register_outputs(

@@ -1,0 +1,86 @@
+"""Every policy document of the program, from validated config: the one mapping from config to documents.
+
+Pure (no Pulumi): the components wire these into resources, the limit checks measure them, tests read them.
+Where a component has an Output (an ARN AWS returns), it passes the resolved string in.
+"""
+
+from __future__ import annotations
+
+from federation import names
+from federation.config import FederationConfig
+from iam import policies as iam_policies
+from iam.policies import PolicyDocument
+from state_backend import policies as sb_policies
+
+SSE_ALGORITHM = "AES256"
+
+
+def lock_table_arn(config: FederationConfig) -> str:
+    return sb_policies.table_arn(config.region, config.shared_account.id, config.lock_table_name)
+
+
+def assumer_trust(config: FederationConfig) -> PolicyDocument:
+    return iam_policies.assumer_trust_policy(
+        sso_account_id=config.sso_account_id,
+        permission_sets=config.sso.permission_sets,
+        organization_id=config.organization_id,
+        extra_principal_arns=config.ci.extra_trusted_principal_arns,
+    )
+
+
+def assumer_permissions(config: FederationConfig) -> PolicyDocument:
+    return iam_policies.assumer_permissions_policy(
+        doer_path=config.roles.doer.path,
+        doer_name=config.roles.doer.name,
+        state_mgmt_arn=names.state_mgmt_arn(config),
+        organization_id=config.organization_id,
+    )
+
+
+def doer_trust(assumer_arn: str) -> PolicyDocument:
+    return iam_policies.doer_trust_policy(assumer_arn=assumer_arn)
+
+
+def doer_state_access(config: FederationConfig) -> PolicyDocument:
+    return iam_policies.doer_state_access_policy(state_mgmt_arn=names.state_mgmt_arn(config))
+
+
+def state_mgmt_trust(config: FederationConfig, assumer_arn: str) -> PolicyDocument:
+    return sb_policies.state_mgmt_trust_policy(
+        assumer_arn=assumer_arn,
+        trust_doers=config.state_backend.state_mgmt_trusts_doers,
+        doer_path=config.roles.doer.path,
+        doer_name=config.roles.doer.name,
+        organization_id=config.organization_id,
+    )
+
+
+def state_mgmt_permissions(config: FederationConfig) -> PolicyDocument:
+    return sb_policies.state_mgmt_permissions_policy(bucket=config.bucket_name, table_arn=lock_table_arn(config))
+
+
+def bucket_policy(config: FederationConfig) -> PolicyDocument:
+    return sb_policies.state_bucket_policy(
+        bucket=config.bucket_name, state_mgmt_arn=names.state_mgmt_arn(config), sse_algorithm=SSE_ALGORITHM
+    )
+
+
+def lock_table_policy(config: FederationConfig, table_arn: str) -> PolicyDocument:
+    return sb_policies.lock_table_policy(table_arn=table_arn, state_mgmt_arn=names.state_mgmt_arn(config))
+
+
+def all_documents(config: FederationConfig) -> dict[str, PolicyDocument]:
+    """Every document the program writes, with the ARNs AWS will return, by a readable name."""
+    assumer = names.assumer_arn(config)
+    result = {
+        "assumer trust policy": assumer_trust(config),
+        "assumer inline policy": assumer_permissions(config),
+        "doer trust policy": doer_trust(assumer),
+        "state-mgmt trust policy": state_mgmt_trust(config, assumer),
+        "state-mgmt inline policy": state_mgmt_permissions(config),
+        "bucket policy": bucket_policy(config),
+        "lock table policy": lock_table_policy(config, lock_table_arn(config)),
+    }
+    if config.state_backend.state_mgmt_trusts_doers:
+        result["doer inline policy"] = doer_state_access(config)
+    return result
