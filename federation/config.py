@@ -33,6 +33,7 @@ TRUST_POLICY_DEFAULT_MAX = 2048
 INLINE_POLICIES_PER_ROLE_MAX = 10240
 BUCKET_POLICY_MAX = 20480
 DYNAMODB_RESOURCE_POLICY_MAX = 20480
+KMS_KEY_POLICY_MAX = 32768
 # An SSO role is AWSReservedSSO_<permission set>_<16 characters>, and a role name is at most 64 characters.
 PERMISSION_SET_NAME_MAX = 32
 
@@ -198,6 +199,27 @@ class ProviderSettings(_Model):
     session_name: SessionName = "iam-federation-pulumi"
 
 
+class KmsSettings(_Model):
+    """Optional customer managed key for the state bucket and the lock table (CKV_AWS_145, CKV_AWS_119)."""
+
+    enabled: bool = False
+    key_admin_arns: list[PrincipalArn] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Who may administer the key besides the roles Pulumi runs as (bootstrap role, shared doer).",
+    )
+    deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
+
+
+class AccessLoggingSettings(_Model):
+    """Server access logging of the state bucket to a bucket you already run for logs (CKV_AWS_18)."""
+
+    target_bucket: Annotated[_Str, _matching(_BUCKET_RE, "an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")]
+    target_prefix: Annotated[_Str, _matching(re.compile(r"^[\w!.*'()/-]{0,512}$"), "an S3 key prefix")] = (
+        "terraform-state/"
+    )
+
+
 class StateBackendSettings(_Model):
     """The central Terraform state backend in the shared account."""
 
@@ -207,6 +229,8 @@ class StateBackendSettings(_Model):
     )
     noncurrent_version_expiration_days: Annotated[int, Field(ge=1, le=3650)] = 90
     protect: bool = Field(True, description="Pulumi protect + retain-on-delete on the bucket and the table.")
+    kms: KmsSettings = Field(default_factory=KmsSettings)
+    access_logging: AccessLoggingSettings | None = None
     state_mgmt_trusts_doers: bool = Field(
         True,
         description="Let doer sessions assume state-mgmt (Terragrunt iam_role chain); false: only the assumer.",

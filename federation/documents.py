@@ -12,7 +12,12 @@ from iam import policies as iam_policies
 from iam.policies import PolicyDocument
 from state_backend import policies as sb_policies
 
-SSE_ALGORITHM = "AES256"
+# A KMS key ARN's length is fixed; the limit checks measure documents with one of the same length.
+PLACEHOLDER_KEY_ARN = "arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000"
+
+
+def sse_algorithm(config: FederationConfig) -> str:
+    return "aws:kms" if config.state_backend.kms.enabled else "AES256"
 
 
 def lock_table_arn(config: FederationConfig) -> str:
@@ -55,13 +60,29 @@ def state_mgmt_trust(config: FederationConfig, assumer_arn: str) -> PolicyDocume
     )
 
 
-def state_mgmt_permissions(config: FederationConfig) -> PolicyDocument:
-    return sb_policies.state_mgmt_permissions_policy(bucket=config.bucket_name, table_arn=lock_table_arn(config))
+def state_mgmt_permissions(config: FederationConfig, kms_key_arn: str | None = None) -> PolicyDocument:
+    return sb_policies.state_mgmt_permissions_policy(
+        bucket=config.bucket_name, table_arn=lock_table_arn(config), kms_key_arn=kms_key_arn
+    )
+
+
+def key_admin_arns(config: FederationConfig, shared_doer_arn: str) -> list[str]:
+    admins = [names.bootstrap_role_arn(config, config.shared_account.id), shared_doer_arn]
+    return list(dict.fromkeys([*admins, *config.state_backend.kms.key_admin_arns]))
+
+
+def state_key_policy(config: FederationConfig, shared_doer_arn: str, state_mgmt_arn: str) -> PolicyDocument:
+    return sb_policies.state_key_policy(
+        admin_arns=key_admin_arns(config, shared_doer_arn),
+        state_mgmt_arn=state_mgmt_arn,
+        account_id=config.shared_account.id,
+        region=config.region,
+    )
 
 
 def bucket_policy(config: FederationConfig) -> PolicyDocument:
     return sb_policies.state_bucket_policy(
-        bucket=config.bucket_name, state_mgmt_arn=names.state_mgmt_arn(config), sse_algorithm=SSE_ALGORITHM
+        bucket=config.bucket_name, state_mgmt_arn=names.state_mgmt_arn(config), sse_algorithm=sse_algorithm(config)
     )
 
 
@@ -72,15 +93,19 @@ def lock_table_policy(config: FederationConfig, table_arn: str) -> PolicyDocumen
 def all_documents(config: FederationConfig) -> dict[str, PolicyDocument]:
     """Every document the program writes, with the ARNs AWS will return, by a readable name."""
     assumer = names.assumer_arn(config)
+    key = PLACEHOLDER_KEY_ARN if config.state_backend.kms.enabled else None
     result = {
         "assumer trust policy": assumer_trust(config),
         "assumer inline policy": assumer_permissions(config),
         "doer trust policy": doer_trust(assumer),
         "state-mgmt trust policy": state_mgmt_trust(config, assumer),
-        "state-mgmt inline policy": state_mgmt_permissions(config),
+        "state-mgmt inline policy": state_mgmt_permissions(config, key),
         "bucket policy": bucket_policy(config),
         "lock table policy": lock_table_policy(config, lock_table_arn(config)),
     }
     if config.state_backend.state_mgmt_trusts_doers:
         result["doer inline policy"] = doer_state_access(config)
+    if config.state_backend.kms.enabled:
+        shared_doer = names.doer_arns(config)[config.shared_account.name]
+        result["state key policy"] = state_key_policy(config, shared_doer, names.state_mgmt_arn(config))
     return result

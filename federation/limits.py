@@ -13,6 +13,7 @@ from federation.config import (
     BUCKET_POLICY_MAX,
     DYNAMODB_RESOURCE_POLICY_MAX,
     INLINE_POLICIES_PER_ROLE_MAX,
+    KMS_KEY_POLICY_MAX,
     NAMESPACE,
     FederationConfig,
 )
@@ -67,6 +68,15 @@ def measure(config: FederationConfig) -> list[Measured]:
             "state_backend",
         ),
     ]
+    if "state key policy" in docs:
+        measured.append(
+            Measured(
+                "state key policy",
+                iam_size(docs["state key policy"]),
+                KMS_KEY_POLICY_MAX,
+                "state_backend.kms.key_admin_arns",
+            )
+        )
     if "doer inline policy" in docs:
         measured.append(
             Measured(

@@ -20,3 +20,14 @@ def doer_arns(config: FederationConfig) -> dict[str, str]:
 def state_mgmt_arn(config: FederationConfig) -> str:
     settings = config.roles.state_mgmt
     return role_arn(config.shared_account.id, settings.path, settings.name)
+
+
+def bootstrap_role_arn(config: FederationConfig, account_id: str) -> str:
+    return role_arn(account_id, "/", config.providers.bootstrap_role_name)
+
+
+def pulumi_role_arns(config: FederationConfig) -> list[str]:
+    """The roles Pulumi runs as in the shared account: the bootstrap role, then the shared doer."""
+    doer = config.roles.doer
+    shared = config.shared_account.id
+    return [bootstrap_role_arn(config, shared), role_arn(shared, doer.path, doer.name)]

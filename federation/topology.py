@@ -42,9 +42,6 @@ def build_topology(config: FederationConfig) -> Topology:
     providers = account_providers(config)
     shared = providers[config.shared_account.name]
     assumer = AssumerRole("assumer", AssumerRoleArgs(config=config, provider=shared))
-    backend = StateBackend(
-        "state-backend", StateBackendArgs(config=config, provider=shared, assumer_arn=assumer.role.arn)
-    )
     doers = {
         account.name: DoerRole(
             f"doer-{account.name}",
@@ -57,4 +54,13 @@ def build_topology(config: FederationConfig) -> Topology:
         )
         for account in config.all_accounts
     }
+    backend = StateBackend(
+        "state-backend",
+        StateBackendArgs(
+            config=config,
+            provider=shared,
+            assumer_arn=assumer.role.arn,
+            shared_doer_arn=doers[config.shared_account.name].role.arn,
+        ),
+    )
     return Topology(config=config, providers=providers, assumer=assumer, backend=backend, doers=doers)

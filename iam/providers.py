@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from federation import names
 from federation.config import Account, FederationConfig
 from iam.policies import role_arn
 
@@ -17,7 +18,7 @@ def provider_role_arn(config: FederationConfig, account: Account) -> str:
     Every provider assumes a role in its own account because the assumer itself may do nothing but assume roles.
     """
     if config.providers.mode == "bootstrap":
-        return role_arn(account.id, "/", config.providers.bootstrap_role_name)
+        return names.bootstrap_role_arn(config, account.id)
     return role_arn(account.id, config.roles.doer.path, config.roles.doer.name)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import runpy
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,10 @@ class FederationMocks(pulumi.runtime.Mocks):
         elif args.typ == "aws:s3/bucket:Bucket":
             resource_id = inputs["bucket"]
             state["arn"] = f"arn:aws:s3:::{inputs['bucket']}"
+        elif args.typ == "aws:kms/key:Key":
+            resource_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{account}/{args.name}"))
+            state["keyId"] = resource_id
+            state["arn"] = f"arn:aws:kms:{region}:{account}:key/{resource_id}"
         elif args.typ == "aws:dynamodb/table:Table":
             resource_id = inputs["name"]
             state["arn"] = f"arn:aws:dynamodb:{region}:{account}:table/{inputs['name']}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -18,6 +19,8 @@ class StateBackendArgs:
     config: FederationConfig
     provider: aws.Provider
     assumer_arn: pulumi.Input[str]
+    # The shared account's doer administers the optional state key, so it must exist before the key's policy.
+    shared_doer_arn: pulumi.Input[str]
 
 
 class StateBackend(pulumi.ComponentResource):
@@ -26,63 +29,137 @@ class StateBackend(pulumi.ComponentResource):
     bucket: aws.s3.Bucket
     table: aws.dynamodb.Table
     state_mgmt_role: aws.iam.Role
+    key: aws.kms.Key | None
 
     def __init__(self, name: str, args: StateBackendArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iam-federation:state_backend:StateBackend", name, None, opts)
+        self._name = name
+        self._args = args
         config = args.config
         guard = config.state_backend.protect
         # protect stops `pulumi destroy` and a config mistake; retain_on_delete keeps the data in AWS if the
         # resource is ever dropped from the program on purpose.
-        stateful = {"protect": guard, "retain_on_delete": guard}
+        self._stateful: dict[str, Any] = {"protect": guard, "retain_on_delete": guard}
 
-        self.bucket = aws.s3.Bucket(
-            f"{name}-bucket",
+        self.state_mgmt_role = self._state_mgmt_role()
+        self.key = self._key() if config.state_backend.kms.enabled else None
+        self._state_mgmt_access()
+        self.bucket = self._bucket()
+        self.table = self._table()
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket.bucket,
+                "lock_table_name": self.table.name,
+                "state_mgmt_role_arn": self.state_mgmt_role.arn,
+                "kms_key_arn": self.key.arn if self.key else None,
+            }
+        )
+
+    def _opts(self, **extra: Any) -> pulumi.ResourceOptions:
+        return child_options(self, self._args.provider, **extra)
+
+    def _state_mgmt_role(self) -> aws.iam.Role:
+        config = self._args.config
+        settings = config.roles.state_mgmt
+        return aws.iam.Role(
+            f"{self._name}-state-mgmt-role",
+            name=settings.name,
+            path=settings.path,
+            max_session_duration=settings.max_session_duration,
+            assume_role_policy=pulumi.Output.from_input(self._args.assumer_arn).apply(
+                lambda arn: json.dumps(documents.state_mgmt_trust(config, arn))
+            ),
+            description="Reads and writes Terraform state and lock items in the central backend; nothing else.",
+            opts=self._opts(),
+        )
+
+    def _state_mgmt_access(self) -> None:
+        config = self._args.config
+        key_arn: pulumi.Input[str | None] = self.key.arn if self.key else None
+        aws.iam.RolePolicy(
+            f"{self._name}-state-mgmt-access",
+            role=self.state_mgmt_role.name,
+            name="terraform-state-access",
+            policy=pulumi.Output.from_input(key_arn).apply(
+                lambda arn: json.dumps(documents.state_mgmt_permissions(config, arn))
+            ),
+            opts=self._opts(),
+        )
+
+    def _key(self) -> aws.kms.Key:
+        config = self._args.config
+        settings = config.state_backend.kms
+        # Losing the key loses the state it encrypts: it is guarded like the bucket and the table.
+        key = aws.kms.Key(
+            f"{self._name}-key",
+            description=f"Terraform state of {config.organization_id} (bucket and lock table)",
+            enable_key_rotation=True,
+            deletion_window_in_days=settings.deletion_window_days,
+            policy=pulumi.Output.all(self._args.shared_doer_arn, self.state_mgmt_role.arn).apply(
+                lambda arns: json.dumps(documents.state_key_policy(config, arns[0], arns[1]))
+            ),
+            opts=self._opts(**self._stateful),
+        )
+        aws.kms.Alias(
+            f"{self._name}-key-alias",
+            name=f"alias/{config.bucket_name}",
+            target_key_id=key.key_id,
+            opts=self._opts(),
+        )
+        return key
+
+    def _bucket(self) -> aws.s3.Bucket:
+        config = self._args.config
+        bucket = aws.s3.Bucket(
+            f"{self._name}-bucket",
             bucket=config.bucket_name,
             force_destroy=False,
-            opts=child_options(self, args.provider, **stateful),
+            opts=self._opts(**self._stateful),
         )
-        bucket_id = self.bucket.id
+        bucket_id = bucket.id
         aws.s3.BucketVersioning(
-            f"{name}-versioning",
+            f"{self._name}-versioning",
             bucket=bucket_id,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child_options(self, args.provider),
+            opts=self._opts(),
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
+            f"{self._name}-encryption",
             bucket=bucket_id,
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm=documents.SSE_ALGORITHM
+                        sse_algorithm=documents.sse_algorithm(config),
+                        kms_master_key_id=self.key.arn if self.key else None,
                     ),
+                    bucket_key_enabled=True if self.key else None,
                 )
             ],
-            opts=child_options(self, args.provider),
+            opts=self._opts(),
         )
         public_access_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access-block",
+            f"{self._name}-public-access-block",
             bucket=bucket_id,
             block_public_acls=True,
             block_public_policy=True,
             ignore_public_acls=True,
             restrict_public_buckets=True,
-            opts=child_options(self, args.provider),
+            opts=self._opts(),
         )
         aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
+            f"{self._name}-ownership",
             bucket=bucket_id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child_options(self, args.provider),
+            opts=self._opts(),
         )
         aws.s3.BucketPolicy(
-            f"{name}-policy",
+            f"{self._name}-policy",
             aws.s3.BucketPolicyArgs(bucket=bucket_id, policy=json.dumps(documents.bucket_policy(config))),
             # S3 rejects a bucket policy written while the public access block is being changed.
-            opts=child_options(self, args.provider, depends_on=[public_access_block]),
+            opts=self._opts(depends_on=[public_access_block]),
         )
         aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
+            f"{self._name}-lifecycle",
             bucket=bucket_id,
             rules=[
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
@@ -97,48 +174,38 @@ class StateBackend(pulumi.ComponentResource):
                     ),
                 )
             ],
-            opts=child_options(self, args.provider),
+            opts=self._opts(),
         )
-        self.table = aws.dynamodb.Table(
-            f"{name}-lock-table",
+        logging = config.state_backend.access_logging
+        if logging is not None:
+            aws.s3.BucketLogging(
+                f"{self._name}-access-logging",
+                bucket=bucket_id,
+                target_bucket=logging.target_bucket,
+                target_prefix=logging.target_prefix,
+                opts=self._opts(),
+            )
+        return bucket
+
+    def _table(self) -> aws.dynamodb.Table:
+        config = self._args.config
+        table = aws.dynamodb.Table(
+            f"{self._name}-lock-table",
             name=config.lock_table_name,
             billing_mode="PAY_PER_REQUEST",
             hash_key="LockID",
             attributes=[aws.dynamodb.TableAttributeArgs(name="LockID", type="S")],
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+                enabled=True, kms_key_arn=self.key.arn if self.key else None
+            ),
             deletion_protection_enabled=True,
-            opts=child_options(self, args.provider, **stateful),
+            opts=self._opts(**self._stateful),
         )
         aws.dynamodb.ResourcePolicy(
-            f"{name}-lock-table-policy",
-            resource_arn=self.table.arn,
-            policy=self.table.arn.apply(lambda arn: json.dumps(documents.lock_table_policy(config, arn))),
-            opts=child_options(self, args.provider),
+            f"{self._name}-lock-table-policy",
+            resource_arn=table.arn,
+            policy=table.arn.apply(lambda arn: json.dumps(documents.lock_table_policy(config, arn))),
+            opts=self._opts(),
         )
-        settings = config.roles.state_mgmt
-        self.state_mgmt_role = aws.iam.Role(
-            f"{name}-state-mgmt-role",
-            name=settings.name,
-            path=settings.path,
-            max_session_duration=settings.max_session_duration,
-            assume_role_policy=pulumi.Output.from_input(args.assumer_arn).apply(
-                lambda arn: json.dumps(documents.state_mgmt_trust(config, arn))
-            ),
-            description="Reads and writes Terraform state and lock items in the central backend; nothing else.",
-            opts=child_options(self, args.provider),
-        )
-        aws.iam.RolePolicy(
-            f"{name}-state-mgmt-access",
-            role=self.state_mgmt_role.name,
-            name="terraform-state-access",
-            policy=json.dumps(documents.state_mgmt_permissions(config)),
-            opts=child_options(self, args.provider),
-        )
-        self.register_outputs(
-            {
-                "bucket_name": self.bucket.bucket,
-                "lock_table_name": self.table.name,
-                "state_mgmt_role_arn": self.state_mgmt_role.arn,
-            }
-        )
+        return table

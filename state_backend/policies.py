@@ -10,6 +10,23 @@ from iam.policies import ASSUME_ACTIONS, VERSION, PolicyDocument, any_account_ro
 STATE_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
 # What its DynamoDB locking needs on lock items.
 LOCK_ITEM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+KEY_USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+KEY_ADMIN_ACTIONS = [
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+]
 # Item data actions that only state-mgmt may use on the lock table.
 GUARDED_ITEM_ACTIONS = [
     "dynamodb:GetItem",
@@ -121,7 +138,9 @@ def state_mgmt_trust_policy(
     return {"Version": VERSION, "Statement": statements}
 
 
-def state_mgmt_permissions_policy(*, bucket: str, table_arn: str, partition: str = "aws") -> PolicyDocument:
+def state_mgmt_permissions_policy(
+    *, bucket: str, table_arn: str, kms_key_arn: str | None = None, partition: str = "aws"
+) -> PolicyDocument:
     """What state-mgmt may do: list the bucket, read/write/delete state objects and lock items. Nothing else."""
     bucket_resource = bucket_arn(bucket, partition)
     statements = [
@@ -129,4 +148,47 @@ def state_mgmt_permissions_policy(*, bucket: str, table_arn: str, partition: str
         {"Sid": "StateObjects", "Effect": "Allow", "Action": STATE_OBJECT_ACTIONS, "Resource": f"{bucket_resource}/*"},
         {"Sid": "LockItems", "Effect": "Allow", "Action": LOCK_ITEM_ACTIONS, "Resource": table_arn},
     ]
+    if kms_key_arn:
+        statements.append({"Sid": "StateKey", "Effect": "Allow", "Action": KEY_USE_ACTIONS, "Resource": kms_key_arn})
     return {"Version": VERSION, "Statement": statements}
+
+
+def state_key_policy(*, admin_arns: list[str], state_mgmt_arn: str, account_id: str, region: str) -> PolicyDocument:
+    """Key policy of the state key: only the key admins manage it, only state-mgmt uses it for data.
+
+    No statement delegates to the account root, so an administrator of the shared account gets no use of the key
+    through IAM alone. The roles Pulumi runs as are admins, which the lockout safety check requires.
+    """
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "KeyAdministration",
+                "Effect": "Allow",
+                "Principal": {"AWS": admin_arns},
+                "Action": KEY_ADMIN_ACTIONS,
+                "Resource": "*",
+            },
+            {
+                "Sid": "StateMgmtUse",
+                "Effect": "Allow",
+                "Principal": {"AWS": state_mgmt_arn},
+                "Action": KEY_USE_ACTIONS,
+                "Resource": "*",
+            },
+            {
+                # DynamoDB encrypts the table with the key on behalf of whoever creates or updates it.
+                "Sid": "DynamoDbOnBehalfOfAdmins",
+                "Effect": "Allow",
+                "Principal": {"AWS": admin_arns},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:ViaService": f"dynamodb.{region}.amazonaws.com",
+                        "kms:CallerAccount": account_id,
+                    }
+                },
+            },
+        ],
+    }
