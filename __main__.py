@@ -13,5 +13,5 @@ except ConfigError as error:
     # RunError prints the message alone: the user needs the bad keys, not a traceback.
     raise pulumi.RunError(str(error)) from None
 
-for name, value in build_topology(config).outputs().items():
+for name, value in build_topology(config).outputs.items():
     pulumi.export(name, value)

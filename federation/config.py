@@ -30,6 +30,8 @@ SESSION_MIN_SECONDS = 3600
 SESSION_MAX_SECONDS = 43200
 MANAGED_POLICIES_PER_ROLE = 10
 TRUST_POLICY_DEFAULT_MAX = 2048
+# One provider plugin process per account, about 170-430 MB each: 40 fit a 16 GB runner with room to spare.
+DEFAULT_MAX_ACCOUNTS_PER_STACK = 40
 INLINE_POLICIES_PER_ROLE_MAX = 10240
 BUCKET_POLICY_MAX = 20480
 DYNAMODB_RESOURCE_POLICY_MAX = 20480
@@ -108,6 +110,15 @@ class Account(_Model):
 
     name: AccountName = Field(description="Stable short name; resources and outputs are keyed by it.")
     id: AccountId = Field(description="12-digit AWS account id.")
+    retain_on_delete: bool = Field(
+        False, description="Keep this account's doer in AWS when it leaves this stack (moving it to another stack)."
+    )
+
+
+def _check_switch_role(path: str, name: str) -> None:
+    # The console's switch-role form takes path + name together, within 64 characters.
+    if len(path.strip("/")) + len(name) + (1 if path != "/" else 0) > ROLE_NAME_MAX:
+        raise ValueError(f"path {path!r} plus name {name!r} exceed {ROLE_NAME_MAX} characters (console switch-role)")
 
 
 class RoleSettings(_Model):
@@ -121,18 +132,14 @@ class RoleSettings(_Model):
 
     @model_validator(mode="after")
     def _path_and_name_fit_switch_role(self) -> RoleSettings:
-        # The console's switch-role form takes path + name together, within 64 characters.
-        if len(self.path.strip("/")) + len(self.name) + (1 if self.path != "/" else 0) > ROLE_NAME_MAX:
-            raise ValueError(
-                f"path {self.path!r} plus name {self.name!r} exceed {ROLE_NAME_MAX} characters (console switch-role)"
-            )
+        _check_switch_role(self.path, self.name)
         return self
 
 
-class DoerSettings(RoleSettings):
-    """The doer role created in every account; the managed policies decide what Terraform may do there."""
+class DoerPolicies(_Model):
+    """What the doer may do and for how long: the part of the doer a member stack may set for its accounts."""
 
-    name: RoleName = "infrastructure-doer-role"
+    max_session_duration: SessionSeconds = SESSION_MIN_SECONDS
     managed_policy_arns: dict[
         Annotated[str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,62}$"), "a lower-case key (a-z, 0-9, '-')")],
         PolicyArn,
@@ -143,12 +150,24 @@ class DoerSettings(RoleSettings):
     permissions_boundary_arn: PolicyArn | None = None
 
     @model_validator(mode="after")
-    def _policy_count(self) -> DoerSettings:
+    def _policy_count(self) -> DoerPolicies:
         if len(self.managed_policy_arns) > MANAGED_POLICIES_PER_ROLE:
             raise ValueError(
                 f"managed_policy_arns has {len(self.managed_policy_arns)} entries; "
                 f"IAM allows {MANAGED_POLICIES_PER_ROLE} per role by default"
             )
+        return self
+
+
+class DoerSettings(DoerPolicies):
+    """The doer role created in every account; the managed policies decide what Terraform may do there."""
+
+    name: RoleName = "infrastructure-doer-role"
+    path: RolePath = "/"
+
+    @model_validator(mode="after")
+    def _path_and_name_fit_switch_role(self) -> DoerSettings:
+        _check_switch_role(self.path, self.name)
         return self
 
 
@@ -237,6 +256,43 @@ class StateBackendSettings(_Model):
     )
 
 
+class StackSettings(_Model):
+    """Which part of the federation this stack holds, for organizations split over several stacks."""
+
+    kind: Literal["complete", "shared", "member"] = Field(
+        "complete",
+        description="complete: everything in one stack; shared: assumer, shared doer and backend; "
+        "member: the doers of some application accounts, reading the shared stack's outputs.",
+    )
+    shared_stack: (
+        Annotated[
+            _Str, _matching(re.compile(r"^[\w.-]+(?:/[\w.-]+){0,2}$"), "a stack name such as org/iam-federation/shared")
+        ]
+        | None
+    ) = Field(None, description="Member stacks: the shared stack's fully qualified name, for a StackReference.")
+    max_accounts: Annotated[int, Field(ge=1, le=2000)] = Field(
+        DEFAULT_MAX_ACCOUNTS_PER_STACK,
+        description="Accounts (providers) one stack may hold; the engine runs one provider process per account.",
+    )
+
+    @model_validator(mode="after")
+    def _member_names_its_shared_stack(self) -> StackSettings:
+        if self.kind == "member" and not self.shared_stack:
+            raise ValueError("shared_stack: a member stack must name the shared stack it reads")
+        if self.kind != "member" and self.shared_stack:
+            raise ValueError(f"shared_stack = {self.shared_stack!r}: only member stacks read a shared stack")
+        return self
+
+
+def _check_stack_size(stack: StackSettings, providers: int) -> None:
+    if providers > stack.max_accounts:
+        raise ValueError(
+            f"accounts: this stack would hold {providers} account providers, more than "
+            f"stack.max_accounts = {stack.max_accounts}; each is a provider process of about 170-430 MB in the "
+            "engine. Split the accounts over member stacks (README, 'Scale'), or raise stack.max_accounts."
+        )
+
+
 class LimitSettings(_Model):
     """IAM quotas the generated documents must fit; the trust policy quota can be raised in Service Quotas."""
 
@@ -248,6 +304,7 @@ class LimitSettings(_Model):
 class FederationConfig(_Model):
     """The whole stack configuration (config namespace ``iam-federation``)."""
 
+    stack: StackSettings = Field(default_factory=StackSettings)
     organization_id: Annotated[_Str, _matching(_ORG_ID_RE, "an AWS Organizations id such as o-a1b2c3d4e5")]
     region: Region
     shared_account: Account
@@ -277,7 +334,11 @@ class FederationConfig(_Model):
                 problems.append(f"accounts[{i}].name = {account.name!r}: duplicate of {seen_names[account.name]}")
             seen_ids.setdefault(account.id, f"accounts[{i}].id")
             seen_names.setdefault(account.name, f"accounts[{i}].name")
-        roles = {"assumer": self.roles.assumer, "doer": self.roles.doer, "state_mgmt": self.roles.state_mgmt}
+        roles: dict[str, RoleSettings | DoerSettings] = {
+            "assumer": self.roles.assumer,
+            "doer": self.roles.doer,
+            "state_mgmt": self.roles.state_mgmt,
+        }
         by_name: dict[str, str] = {}
         for key, role in roles.items():
             if role.name in by_name:
@@ -288,6 +349,20 @@ class FederationConfig(_Model):
                 f"providers.bootstrap_role_name = {self.providers.bootstrap_role_name!r}: "
                 "must differ from the roles this program creates"
             )
+        if self.stack.kind == "member":
+            problems.append(
+                "stack.kind = 'member': a member stack holds only stack, region, accounts, roles.doer, "
+                "providers and tags"
+            )
+        if self.stack.kind == "shared" and self.accounts:
+            problems.append(
+                f"accounts: a shared stack holds no application accounts ({len(self.accounts)} listed); "
+                "put them in member stacks, or use stack.kind = 'complete'"
+            )
+        try:
+            _check_stack_size(self.stack, len(self.all_accounts))
+        except ValueError as error:
+            problems.append(str(error))
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -313,6 +388,58 @@ class FederationConfig(_Model):
     def all_accounts(self) -> list[Account]:
         """The shared account first, then the application accounts: every account that gets a doer."""
         return [self.shared_account, *self.accounts]
+
+
+class MemberRoles(_Model):
+    doer: DoerPolicies = Field(default_factory=DoerPolicies)
+
+
+SHARED_ONLY_KEYS = ("organization_id", "shared_account", "sso", "ci", "state_backend", "limits")
+
+
+class MemberConfig(_Model):
+    """A member stack: the doer roles of some application accounts. Everything else comes from the shared stack."""
+
+    stack: StackSettings
+    region: Region
+    accounts: list[Account] = Field(min_length=1, max_length=5000)
+    roles: MemberRoles = Field(default_factory=MemberRoles)
+    providers: ProviderSettings = Field(default_factory=ProviderSettings)
+    tags: dict[
+        Annotated[str, _matching(_TAG_KEY_RE, "a tag key not starting with aws:")],
+        Annotated[str, Field(max_length=256)],
+    ] = Field(default_factory=dict, max_length=40)
+
+    @model_validator(mode="after")
+    def _accounts_are_distinct(self) -> MemberConfig:
+        problems: list[str] = []
+        seen_names: dict[str, int] = {}
+        seen_ids: dict[str, int] = {}
+        for i, account in enumerate(self.accounts):
+            if account.name in seen_names:
+                problems.append(
+                    f"accounts[{i}].name = {account.name!r}: duplicate of accounts[{seen_names[account.name]}].name"
+                )
+            if account.id in seen_ids:
+                problems.append(f"accounts[{i}].id = {account.id!r}: duplicate of accounts[{seen_ids[account.id]}].id")
+            seen_names.setdefault(account.name, i)
+            seen_ids.setdefault(account.id, i)
+        if self.stack.kind != "member":
+            problems.append(f"stack.kind = {self.stack.kind!r}: expected 'member'")
+        try:
+            _check_stack_size(self.stack, len(self.accounts))
+        except ValueError as error:
+            problems.append(str(error))
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def all_accounts(self) -> list[Account]:
+        return list(self.accounts)
+
+
+AnyConfig = FederationConfig | MemberConfig
 
 
 def _parse_value(value: Any) -> Any:
@@ -361,15 +488,27 @@ def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
     return [f"{NAMESPACE}:{_format_loc(loc)} = {shown}: {message}"]
 
 
-def parse_config(raw: Mapping[str, Any], namespace: str = NAMESPACE) -> FederationConfig:
+def _is_member(data: Mapping[str, Any]) -> bool:
+    stack = data.get("stack")
+    return isinstance(stack, Mapping) and stack.get("kind") == "member"
+
+
+def parse_config(raw: Mapping[str, Any], namespace: str = NAMESPACE) -> AnyConfig:
     """Validate every ``<namespace>:<key>`` entry of a Pulumi config map; other namespaces are ignored.
 
-    Raises ConfigError with one line per problem.
+    A member stack (stack.kind: member) gets the member model. Raises ConfigError with one line per problem.
     """
     prefix = namespace + ":"
     data = {key[len(prefix) :]: _parse_value(value) for key, value in raw.items() if key.startswith(prefix)}
+    model: type[FederationConfig] | type[MemberConfig] = MemberConfig if _is_member(data) else FederationConfig
+    if model is MemberConfig:
+        misplaced = [key for key in SHARED_ONLY_KEYS if key in data]
+        if misplaced:
+            raise ConfigError(
+                [f"{NAMESPACE}:{key}: belongs to the shared stack, not to a member stack" for key in misplaced]
+            )
     try:
-        return FederationConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems: list[str] = []
         for error in exc.errors():

@@ -46,8 +46,8 @@ def doer_trust(assumer_arn: str) -> PolicyDocument:
     return iam_policies.doer_trust_policy(assumer_arn=assumer_arn)
 
 
-def doer_state_access(config: FederationConfig) -> PolicyDocument:
-    return iam_policies.doer_state_access_policy(state_mgmt_arn=names.state_mgmt_arn(config))
+def doer_state_access(state_mgmt_arn: str, trust_doers: bool) -> PolicyDocument:
+    return iam_policies.doer_state_access_policy(state_mgmt_arn=state_mgmt_arn, allowed=trust_doers)
 
 
 def state_mgmt_trust(config: FederationConfig, assumer_arn: str) -> PolicyDocument:
@@ -103,8 +103,9 @@ def all_documents(config: FederationConfig) -> dict[str, PolicyDocument]:
         "bucket policy": bucket_policy(config),
         "lock table policy": lock_table_policy(config, lock_table_arn(config)),
     }
-    if config.state_backend.state_mgmt_trusts_doers:
-        result["doer inline policy"] = doer_state_access(config)
+    result["doer inline policy"] = doer_state_access(
+        names.state_mgmt_arn(config), config.state_backend.state_mgmt_trusts_doers
+    )
     if config.state_backend.kms.enabled:
         shared_doer = names.doer_arns(config)[config.shared_account.name]
         result["state key policy"] = state_key_policy(config, shared_doer, names.state_mgmt_arn(config))

@@ -77,15 +77,14 @@ def measure(config: FederationConfig) -> list[Measured]:
                 "state_backend.kms.key_admin_arns",
             )
         )
-    if "doer inline policy" in docs:
-        measured.append(
-            Measured(
-                "doer inline policies",
-                iam_size(docs["doer inline policy"]),
-                INLINE_POLICIES_PER_ROLE_MAX,
-                "roles.state_mgmt",
-            )
+    measured.append(
+        Measured(
+            "doer inline policies",
+            iam_size(docs["doer inline policy"]),
+            INLINE_POLICIES_PER_ROLE_MAX,
+            "roles.state_mgmt",
         )
+    )
     return measured
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from federation.config import FederationConfig
 from iam.policies import role_arn
 
+__all__ = ["assumer_arn", "bootstrap_role_arn", "doer_arns", "role_arn", "state_mgmt_arn"]
+
 
 def assumer_arn(config: FederationConfig) -> str:
     settings = config.roles.assumer
@@ -24,10 +26,3 @@ def state_mgmt_arn(config: FederationConfig) -> str:
 
 def bootstrap_role_arn(config: FederationConfig, account_id: str) -> str:
     return role_arn(account_id, "/", config.providers.bootstrap_role_name)
-
-
-def pulumi_role_arns(config: FederationConfig) -> list[str]:
-    """The roles Pulumi runs as in the shared account: the bootstrap role, then the shared doer."""
-    doer = config.roles.doer
-    shared = config.shared_account.id
-    return [bootstrap_role_arn(config, shared), role_arn(shared, doer.path, doer.name)]

@@ -1,66 +1,153 @@
-"""The whole federation wired from a validated config: providers, assumer, doers, state backend, outputs."""
+"""The federation wired from a validated config: providers, assumer, doers, state backend, outputs.
+
+A complete stack holds everything; a shared stack holds the assumer, the shared account's doer and the backend;
+a member stack holds the doers of its accounts and reads the rest from the shared stack's outputs.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import pulumi
 import pulumi_aws as aws
 
 from federation import names, snippets
-from federation.config import FederationConfig
+from federation.config import Account, AnyConfig, DoerPolicies, FederationConfig, MemberConfig, ProviderSettings
 from iam.assumer import AssumerRole, AssumerRoleArgs
-from iam.doer import DoerRole, DoerRoleArgs
-from iam.providers import account_providers
+from iam.doer import DoerRole, DoerRoleArgs, SharedFacts
+from iam.providers import account_provider
 from state_backend.backend import StateBackend, StateBackendArgs
+
+SHARED_STACK_REFERENCE = "shared-stack"
 
 
 @dataclass(frozen=True)
 class Topology:
-    config: FederationConfig
     providers: dict[str, aws.Provider]
-    assumer: AssumerRole
-    backend: StateBackend
     doers: dict[str, DoerRole]
-
-    def outputs(self) -> dict[str, Any]:
-        config = self.config
-        return {
-            "assumer_role_arn": self.assumer.role.arn,
-            "instance_profile_name": self.assumer.instance_profile.name,
-            "doer_role_arns": {name: doer.role.arn for name, doer in sorted(self.doers.items())},
-            "state_mgmt_role_arn": self.backend.state_mgmt_role.arn,
-            "state_bucket_name": self.backend.bucket.bucket,
-            "lock_table_name": self.backend.table.name,
-            "aws_config_snippet": snippets.aws_config_snippet(config),
-            "terragrunt_root_hcl": snippets.terragrunt_root_hcl(config),
-            "terragrunt_iam_role_arns": names.doer_arns(config),
-        }
+    outputs: dict[str, Any]
 
 
-def build_topology(config: FederationConfig) -> Topology:
-    providers = account_providers(config)
-    shared = providers[config.shared_account.name]
-    assumer = AssumerRole("assumer", AssumerRoleArgs(config=config, provider=shared))
-    doers = {
-        account.name: DoerRole(
-            f"doer-{account.name}",
-            DoerRoleArgs(
-                account=account,
-                config=config,
-                provider=providers[account.name],
-                assumer_arn=assumer.role.arn,
-            ),
+def _doers(
+    accounts: list[Account],
+    *,
+    region: str,
+    settings: ProviderSettings,
+    tags: dict[str, str],
+    policies: DoerPolicies,
+    shared: SharedFacts,
+) -> tuple[dict[str, aws.Provider], dict[str, DoerRole]]:
+    providers: dict[str, aws.Provider] = {}
+    doers: dict[str, DoerRole] = {}
+    for account in accounts:
+        provider = account_provider(
+            account=account,
+            region=region,
+            settings=settings,
+            tags=tags,
+            doer_path=shared.doer_path,
+            doer_name=shared.doer_name,
         )
-        for account in config.all_accounts
-    }
+        providers[account.name] = provider
+        doers[account.name] = DoerRole(
+            f"doer-{account.name}",
+            DoerRoleArgs(account=account, policies=policies, provider=provider, shared=shared),
+        )
+    return providers, doers
+
+
+def _doer_arns(doers: dict[str, DoerRole]) -> dict[str, pulumi.Output[str]]:
+    return {name: doer.role.arn for name, doer in sorted(doers.items())}
+
+
+def build_shared_topology(config: FederationConfig) -> Topology:
+    """A complete or shared stack."""
+    doer = config.roles.doer
+    facts = SharedFacts(
+        doer_name=doer.name,
+        doer_path=doer.path,
+        assumer_arn=names.assumer_arn(config),
+        state_mgmt_arn=names.state_mgmt_arn(config),
+        state_mgmt_trusts_doers=config.state_backend.state_mgmt_trusts_doers,
+    )
+    shared_provider = account_provider(
+        account=config.shared_account,
+        region=config.region,
+        settings=config.providers,
+        tags=config.tags,
+        doer_path=doer.path,
+        doer_name=doer.name,
+    )
+    assumer = AssumerRole("assumer", AssumerRoleArgs(config=config, provider=shared_provider))
+    # The doers' trust names the assumer's ARN: taking it from the role makes AWS see the role before the trust.
+    facts = dataclasses.replace(facts, assumer_arn=assumer.role.arn)
+    shared_doer = DoerRole(
+        f"doer-{config.shared_account.name}",
+        DoerRoleArgs(account=config.shared_account, policies=doer, provider=shared_provider, shared=facts),
+    )
+    providers, doers = _doers(
+        config.accounts, region=config.region, settings=config.providers, tags=config.tags, policies=doer, shared=facts
+    )
+    providers[config.shared_account.name] = shared_provider
+    doers[config.shared_account.name] = shared_doer
     backend = StateBackend(
         "state-backend",
         StateBackendArgs(
             config=config,
-            provider=shared,
+            provider=shared_provider,
             assumer_arn=assumer.role.arn,
-            shared_doer_arn=doers[config.shared_account.name].role.arn,
+            shared_doer_arn=shared_doer.role.arn,
         ),
     )
-    return Topology(config=config, providers=providers, assumer=assumer, backend=backend, doers=doers)
+    outputs: dict[str, Any] = {
+        "assumer_role_arn": assumer.role.arn,
+        "instance_profile_name": assumer.instance_profile.name,
+        "doer_role_arns": _doer_arns(doers),
+        "state_mgmt_role_arn": backend.state_mgmt_role.arn,
+        "state_bucket_name": backend.bucket.bucket,
+        "lock_table_name": backend.table.name,
+        "aws_config_snippet": snippets.aws_config_snippet(config),
+        "terragrunt_root_hcl": snippets.terragrunt_root_hcl(config),
+        "terragrunt_iam_role_arns": names.doer_arns(config),
+        # What member stacks read through their StackReference.
+        "organization_id": config.organization_id,
+        "doer_role_name": doer.name,
+        "doer_role_path": doer.path,
+        "state_mgmt_trusts_doers": config.state_backend.state_mgmt_trusts_doers,
+    }
+    return Topology(providers=providers, doers=doers, outputs=outputs)
+
+
+def build_member_topology(config: MemberConfig) -> Topology:
+    """A member stack: its accounts' doers, with everything shared read from the shared stack."""
+    assert config.stack.shared_stack is not None  # the model guarantees it for members
+    shared = pulumi.StackReference(SHARED_STACK_REFERENCE, stack_name=config.stack.shared_stack)
+    facts = SharedFacts(
+        doer_name=shared.require_output("doer_role_name"),
+        doer_path=shared.require_output("doer_role_path"),
+        assumer_arn=shared.require_output("assumer_role_arn"),
+        state_mgmt_arn=shared.require_output("state_mgmt_role_arn"),
+        state_mgmt_trusts_doers=shared.require_output("state_mgmt_trusts_doers"),
+    )
+    providers, doers = _doers(
+        config.accounts,
+        region=config.region,
+        settings=config.providers,
+        tags=config.tags,
+        policies=config.roles.doer,
+        shared=facts,
+    )
+    arns = _doer_arns(doers)
+    return Topology(
+        providers=providers,
+        doers=doers,
+        outputs={"doer_role_arns": arns, "terragrunt_iam_role_arns": arns},
+    )
+
+
+def build_topology(config: AnyConfig) -> Topology:
+    if isinstance(config, MemberConfig):
+        return build_member_topology(config)
+    return build_shared_topology(config)

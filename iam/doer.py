@@ -9,16 +9,30 @@ import pulumi
 import pulumi_aws as aws
 
 from federation import documents
-from federation.config import Account, FederationConfig
+from federation.config import Account, DoerPolicies
 from iam.providers import child_options
+
+
+@dataclass(frozen=True)
+class SharedFacts:
+    """What every doer needs from the shared part of the federation.
+
+    Plain values in a complete stack; in a member stack, outputs of the shared stack read through a StackReference.
+    """
+
+    doer_name: pulumi.Input[str]
+    doer_path: pulumi.Input[str]
+    assumer_arn: pulumi.Input[str]
+    state_mgmt_arn: pulumi.Input[str]
+    state_mgmt_trusts_doers: pulumi.Input[bool]
 
 
 @dataclass(frozen=True)
 class DoerRoleArgs:
     account: Account
-    config: FederationConfig
+    policies: DoerPolicies
     provider: aws.Provider
-    assumer_arn: pulumi.Input[str]
+    shared: SharedFacts
 
 
 class DoerRole(pulumi.ComponentResource):
@@ -28,33 +42,35 @@ class DoerRole(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DoerRoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iam-federation:iam:DoerRole", name, None, opts)
-        settings = args.config.roles.doer
+        policies = args.policies
+        # retain_on_delete lets an account move to another stack without its doer being deleted in AWS.
+        keep = {"retain_on_delete": True} if args.account.retain_on_delete else {}
         self.role = aws.iam.Role(
             f"{name}-role",
-            name=settings.name,
-            path=settings.path,
-            max_session_duration=settings.max_session_duration,
-            permissions_boundary=settings.permissions_boundary_arn,
-            assume_role_policy=pulumi.Output.from_input(args.assumer_arn).apply(
+            name=args.shared.doer_name,
+            path=args.shared.doer_path,
+            max_session_duration=policies.max_session_duration,
+            permissions_boundary=policies.permissions_boundary_arn,
+            assume_role_policy=pulumi.Output.from_input(args.shared.assumer_arn).apply(
                 lambda arn: json.dumps(documents.doer_trust(arn))
             ),
             description=f"Doer role of account {args.account.name}; trusted by the assumer role only.",
-            opts=child_options(self, args.provider),
+            opts=child_options(self, args.provider, **keep),
         )
         # Keyed by the configured policy key, so reordering or adding a policy touches only that attachment.
-        for key, policy_arn in sorted(settings.managed_policy_arns.items()):
+        for key, policy_arn in sorted(policies.managed_policy_arns.items()):
             aws.iam.RolePolicyAttachment(
                 f"{name}-{key}",
                 aws.iam.RolePolicyAttachmentArgs(role=self.role.name, policy_arn=policy_arn),
-                opts=child_options(self, args.provider),
+                opts=child_options(self, args.provider, **keep),
             )
-        # When state-mgmt trusts only the assumer (the article's chain), the doer needs no way to it.
-        if args.config.state_backend.state_mgmt_trusts_doers:
-            aws.iam.RolePolicy(
-                f"{name}-state-access",
-                role=self.role.name,
-                name="assume-state-mgmt",
-                policy=json.dumps(documents.doer_state_access(args.config)),
-                opts=child_options(self, args.provider),
-            )
+        aws.iam.RolePolicy(
+            f"{name}-state-access",
+            role=self.role.name,
+            name="state-mgmt-access",
+            policy=pulumi.Output.all(args.shared.state_mgmt_arn, args.shared.state_mgmt_trusts_doers).apply(
+                lambda values: json.dumps(documents.doer_state_access(str(values[0]), bool(values[1])))
+            ),
+            opts=child_options(self, args.provider, **keep),
+        )
         self.register_outputs({"role_arn": self.role.arn, "role_name": self.role.name})

@@ -126,14 +126,18 @@ def doer_trust_policy(*, assumer_arn: str) -> PolicyDocument:
     }
 
 
-def doer_state_access_policy(*, state_mgmt_arn: str) -> PolicyDocument:
-    """Lets a doer session assume state-mgmt (Terragrunt's iam_role chain), whatever its managed policies are."""
+def doer_state_access_policy(*, state_mgmt_arn: str, allowed: bool) -> PolicyDocument:
+    """A doer's way to state-mgmt: allowed for Terragrunt's iam_role chain, explicitly denied otherwise.
+
+    The document exists in both cases so that a member stack, which learns the choice from the shared stack's
+    outputs, registers the same resources either way.
+    """
     return {
         "Version": VERSION,
         "Statement": [
             {
-                "Sid": "AssumeStateMgmt",
-                "Effect": "Allow",
+                "Sid": "AssumeStateMgmt" if allowed else "NoStateMgmt",
+                "Effect": "Allow" if allowed else "Deny",
                 "Action": ASSUME_ACTIONS,
                 "Resource": state_mgmt_arn,
             }

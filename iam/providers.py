@@ -6,20 +6,21 @@ import pulumi
 import pulumi_aws as aws
 
 from federation import names
-from federation.config import Account, FederationConfig
-from iam.policies import role_arn
+from federation.config import Account, ProviderSettings
 
 MANAGED_BY_TAG = {"ManagedBy": "pulumi/iam-federation"}
 
 
-def provider_role_arn(config: FederationConfig, account: Account) -> str:
+def provider_role_arn(
+    settings: ProviderSettings, account: Account, doer_path: pulumi.Input[str], doer_name: pulumi.Input[str]
+) -> pulumi.Input[str]:
     """The role this account's provider assumes: the bootstrap role on the first run, the doer role afterwards.
 
     Every provider assumes a role in its own account because the assumer itself may do nothing but assume roles.
     """
-    if config.providers.mode == "bootstrap":
-        return names.bootstrap_role_arn(config, account.id)
-    return role_arn(account.id, config.roles.doer.path, config.roles.doer.name)
+    if settings.mode == "bootstrap":
+        return names.role_arn(account.id, "/", settings.bootstrap_role_name)
+    return pulumi.Output.concat("arn:aws:iam::", account.id, ":role", doer_path, doer_name)
 
 
 def provider_name(account: Account) -> str:
@@ -27,27 +28,30 @@ def provider_name(account: Account) -> str:
     return f"aws-{account.name}"
 
 
-def account_provider(config: FederationConfig, account: Account) -> aws.Provider:
+def account_provider(
+    *,
+    account: Account,
+    region: str,
+    settings: ProviderSettings,
+    tags: dict[str, str],
+    doer_path: pulumi.Input[str],
+    doer_name: pulumi.Input[str],
+) -> aws.Provider:
     """The provider of one account. allowed_account_ids stops a run whose credentials land in another account."""
     return aws.Provider(
         provider_name(account),
         aws.ProviderArgs(
-            region=config.region,
+            region=region,
             allowed_account_ids=[account.id],
             assume_roles=[
                 aws.ProviderAssumeRoleArgs(
-                    role_arn=provider_role_arn(config, account),
-                    session_name=config.providers.session_name,
+                    role_arn=provider_role_arn(settings, account, doer_path, doer_name),
+                    session_name=settings.session_name,
                 )
             ],
-            default_tags=aws.ProviderDefaultTagsArgs(tags={**config.tags, **MANAGED_BY_TAG}),
+            default_tags=aws.ProviderDefaultTagsArgs(tags={**tags, **MANAGED_BY_TAG}),
         ),
     )
-
-
-def account_providers(config: FederationConfig) -> dict[str, aws.Provider]:
-    """Providers for the shared account and every application account, by account name."""
-    return {account.name: account_provider(config, account) for account in config.all_accounts}
 
 
 def child_options(parent: pulumi.Resource, provider: aws.Provider, **extra: object) -> pulumi.ResourceOptions:

@@ -2,7 +2,8 @@
 
 Runs the real program under Pulumi's mock runtime, prints the planned resources by account and the access
 matrix, writes report.json, trust-graph.mmd and trust-graph.png, and exits non-zero when any cell of the
-matrix differs from what the config promises.
+matrix differs from what the config promises. A member stack is planned after the shared stack it reads, and
+its matrix covers both. Every Pulumi.*.yaml beside the stack file is read to refuse an account held twice.
 """
 
 from __future__ import annotations
@@ -15,12 +16,17 @@ from pathlib import Path
 
 import pulumi
 
-from federation.config import ConfigError
-from federation.load import load_config
+from federation.config import ConfigError, FederationConfig, MemberConfig
 from plan.matrix import access_matrix
 from plan.model import iam_model
 from plan.report import matrix_text, mermaid, plan_text, report_json, write_png
-from plan.runner import run_stack_file, stack_file_config
+from plan.runner import ProgramRun, run_stack_file
+from plan.stacks import StackFile, cross_stack_problems, project_stacks, shared_stack_of
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,27 +38,43 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     if not args.stack_file.exists():
-        print(f"error: stack file {args.stack_file} not found", file=sys.stderr)
-        return 2
-    stack = args.stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        return _fail(f"stack file {args.stack_file} not found")
     try:
-        run = run_stack_file(args.stack_file)
+        stacks = project_stacks(args.stack_file.resolve().parent)
+        problems = cross_stack_problems(stacks)
+        if problems:
+            raise ConfigError(problems)
+        target = next(s for s in stacks if s.path.name == args.stack_file.name)
+        shared: StackFile | None = shared_stack_of(target, stacks) if isinstance(target.config, MemberConfig) else None
+        runs: list[ProgramRun] = []
+        if shared is not None:
+            assert isinstance(target.config, MemberConfig) and target.config.stack.shared_stack
+            shared_run = run_stack_file(shared.path)
+            outputs = {target.config.stack.shared_stack: shared_run.outputs}
+            runs = [shared_run, run_stack_file(target.path, outputs)]
+        else:
+            runs = [run_stack_file(target.path)]
     except (pulumi.RunError, ConfigError) as error:
-        print(f"error: {args.stack_file}: {error}", file=sys.stderr)
-        return 2
-    # The program validated the config already; load it again here for the expected side of the matrix.
-    config = load_config(stack_file_config(args.stack_file))
-    matrix = access_matrix(config, iam_model(run))
+        return _fail(f"{args.stack_file}: {error}")
 
-    names = {a.id: a.name for a in config.all_accounts}
-    print(f"Offline plan of stack '{stack}' ({args.stack_file}): the real program under Pulumi's mock runtime.")
+    base = shared.config if shared is not None else target.config
+    assert isinstance(base, FederationConfig)
+    # The organization as this plan sees it: the shared stack's accounts and, for a member, the member's.
+    accounts = [*base.accounts, *(target.config.accounts if shared is not None else [])]
+    organization = base.model_copy(update={"accounts": accounts})
+    matrix = access_matrix(organization, iam_model(runs[0], *runs[1:]))
+
+    names = {a.id: a.name for a in organization.all_accounts}
+    print(f"Offline plan of stack '{target.name}' ({args.stack_file}): the real program under Pulumi's mock runtime.")
+    if shared is not None:
+        print(f"It reads stack '{shared.name}', planned first; the access matrix covers both.")
     print("Nothing here ran against AWS or the Pulumi CLI.\n")
-    print(plan_text(run, names))
+    print(plan_text(runs[-1], names))
     print()
     print(matrix_text(matrix))
 
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.json").write_text(json.dumps(report_json(stack, run, matrix), indent=2) + "\n")
+    (args.out / "report.json").write_text(json.dumps(report_json(target.name, runs[-1], matrix), indent=2) + "\n")
     (args.out / "trust-graph.mmd").write_text(mermaid(matrix))
     written = ["report.json", "trust-graph.mmd"]
     if not args.no_png:

@@ -51,8 +51,31 @@ def _doc(value: Any) -> Document:
     return parsed
 
 
-def iam_model(run: ProgramRun) -> IamModel:
-    """Roles keyed by their logical (Pulumi) name, e.g. ``assumer-role`` or ``doer-dev-role``."""
+def iam_model(run: ProgramRun, *more: ProgramRun) -> IamModel:
+    """Roles keyed by their logical (Pulumi) name, e.g. ``assumer-role`` or ``doer-dev-role``.
+
+    Several runs (a shared stack and its member stacks) make one model: together they are the organization.
+    """
+    roles: dict[str, RoleModel] = {}
+    for part in more:
+        roles.update(_roles(part))
+    roles.update(_roles(run))
+    (bucket,) = run.by_type("aws:s3/bucket:Bucket")
+    (bucket_policy,) = run.by_type("aws:s3/bucketPolicy:BucketPolicy")
+    (table,) = run.by_type("aws:dynamodb/table:Table")
+    table_policies = run.by_type("aws:dynamodb/resourcePolicy:ResourcePolicy")
+    return IamModel(
+        roles=roles,
+        bucket_name=str(bucket.inputs["bucket"]),
+        bucket_account=run.account_of(bucket),
+        bucket_policy=_doc(bucket_policy.inputs["policy"]),
+        table_arn=str(table.state["arn"]),
+        table_account=run.account_of(table),
+        table_policy=_doc(table_policies[0].inputs["policy"]) if table_policies else None,
+    )
+
+
+def _roles(run: ProgramRun) -> dict[str, RoleModel]:
     roles: dict[str, RoleModel] = {}
     by_role_name: dict[tuple[str, str], RoleModel] = {}
     for reg in run.by_type("aws:iam/role:Role"):
@@ -72,16 +95,4 @@ def iam_model(run: ProgramRun) -> IamModel:
     for reg in run.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
         target = by_role_name[(run.account_of(reg), str(reg.inputs["role"]))]
         target.managed_arns.append(str(reg.inputs["policyArn"]))
-    (bucket,) = run.by_type("aws:s3/bucket:Bucket")
-    (bucket_policy,) = run.by_type("aws:s3/bucketPolicy:BucketPolicy")
-    (table,) = run.by_type("aws:dynamodb/table:Table")
-    table_policies = run.by_type("aws:dynamodb/resourcePolicy:ResourcePolicy")
-    return IamModel(
-        roles=roles,
-        bucket_name=str(bucket.inputs["bucket"]),
-        bucket_account=run.account_of(bucket),
-        bucket_policy=_doc(bucket_policy.inputs["policy"]),
-        table_arn=str(table.state["arn"]),
-        table_account=run.account_of(table),
-        table_policy=_doc(table_policies[0].inputs["policy"]) if table_policies else None,
-    )
+    return roles

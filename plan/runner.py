@@ -80,12 +80,20 @@ def _account_from(provider_inputs: dict[str, Any]) -> str:
 class FederationMocks(pulumi.runtime.Mocks):
     """Computes the outputs AWS would: ARNs in the provider's account, names as given."""
 
-    def __init__(self) -> None:
+    def __init__(self, stack_outputs: dict[str, dict[str, Any]] | None = None) -> None:
         self.provider_accounts: dict[str, str] = {}
         self.region_of: dict[str, str] = {}
+        # Outputs of other stacks, by stack name, for the program's StackReferences.
+        self.stack_outputs = stack_outputs or {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            stack_name = str(inputs["name"])
+            if stack_name not in self.stack_outputs:
+                raise ValueError(f"no outputs known for stack reference {stack_name!r}")
+            outputs = self.stack_outputs[stack_name]
+            return stack_name, {"name": stack_name, "outputs": outputs, "secretOutputNames": []}
         if args.typ == PROVIDER_TYPE:
             # Provider names are unique in a stack; a resource's provider reference ends in "::<name>::<id>".
             self.provider_accounts[args.name] = _account_from(inputs)
@@ -171,14 +179,19 @@ def stack_file_config(path: Path, project: str = PROJECT) -> dict[str, str]:
     return to_pulumi_config(config, project)
 
 
-def run_program(config: dict[str, str], stack: str = "shared") -> ProgramRun:
-    """Run __main__.py once, in a fresh runtime, and return what it registered and exported."""
+def run_program(
+    config: dict[str, str], stack: str = "shared", stack_outputs: dict[str, dict[str, Any]] | None = None
+) -> ProgramRun:
+    """Run __main__.py once, in a fresh runtime, and return what it registered and exported.
+
+    stack_outputs: the outputs of the stacks a member stack references, by the referenced stack name.
+    """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     pulumi_settings.reset_options()
     pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
     pulumi.runtime.set_all_config(config)
-    mocks = FederationMocks()
+    mocks = FederationMocks(stack_outputs)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     root = pulumi_settings.get_root_resource()
@@ -197,6 +210,9 @@ def run_program(config: dict[str, str], stack: str = "shared") -> ProgramRun:
     return ProgramRun(registrations=monitor.registrations, outputs=outputs)
 
 
-def run_stack_file(path: Path) -> ProgramRun:
-    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    return run_program(stack_file_config(path), stack=stack)
+def stack_name_of(path: Path) -> str:
+    return path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+
+
+def run_stack_file(path: Path, stack_outputs: dict[str, dict[str, Any]] | None = None) -> ProgramRun:
+    return run_program(stack_file_config(path), stack=stack_name_of(path), stack_outputs=stack_outputs)

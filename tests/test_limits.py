@@ -38,7 +38,7 @@ def test_example_documents_fit_with_room() -> None:
 def test_no_document_grows_from_10_to_1000_accounts(trust_doers: bool) -> None:
     base = with_changes(example_section(), state_backend={"state_mgmt_trusts_doers": trust_doers})
     small = all_documents(loaded(with_changes(base, accounts=accounts(10))))
-    large = all_documents(loaded(with_changes(base, accounts=accounts(1000))))
+    large = all_documents(loaded(with_changes(base, accounts=accounts(1000), stack={"max_accounts": 2000})))
     assert small == large
     assert {name: iam_size(d) for name, d in small.items()} == {name: iam_size(d) for name, d in large.items()}
 
@@ -90,7 +90,7 @@ def test_more_than_ten_managed_policies_is_refused() -> None:
 
 @pytest.fixture(scope="module")
 def thousand_accounts_run() -> ProgramRun:
-    return run_section(with_changes(example_section(), accounts=accounts(1000)))
+    return run_section(with_changes(example_section(), accounts=accounts(1000), stack={"max_accounts": 2000}))
 
 
 def test_program_at_1000_accounts_registers_the_same_shared_documents(

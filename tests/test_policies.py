@@ -76,9 +76,11 @@ def test_doer_trusts_the_assumer_only() -> None:
     assert only["Effect"] == "Allow" and only["Action"] == ASSUME and "Condition" not in only
 
 
-def test_doer_state_access_reaches_state_mgmt_only() -> None:
-    (only,) = iam_policies.doer_state_access_policy(state_mgmt_arn=STATE_MGMT)["Statement"]
-    assert only["Resource"] == STATE_MGMT and only["Action"] == ASSUME
+def test_doer_state_access_reaches_state_mgmt_only_or_is_denied_it() -> None:
+    (allowed,) = iam_policies.doer_state_access_policy(state_mgmt_arn=STATE_MGMT, allowed=True)["Statement"]
+    assert allowed == {"Sid": "AssumeStateMgmt", "Effect": "Allow", "Action": ASSUME, "Resource": STATE_MGMT}
+    (denied,) = iam_policies.doer_state_access_policy(state_mgmt_arn=STATE_MGMT, allowed=False)["Statement"]
+    assert denied == {"Sid": "NoStateMgmt", "Effect": "Deny", "Action": ASSUME, "Resource": STATE_MGMT}
 
 
 def test_state_mgmt_trust_with_and_without_doers() -> None:

@@ -155,7 +155,7 @@ def test_doers_trust_the_real_assumer_arn_and_carry_policies(example_run: Progra
         }
         access = one(example_run, "aws:iam/rolePolicy:RolePolicy", f"doer-{name}-state-access")
         (statement,) = doc(access.inputs["policy"])["Statement"]
-        assert statement["Resource"] == STATE_MGMT_ARN
+        assert statement == {"Sid": "AssumeStateMgmt", "Effect": "Allow", "Action": ASSUME, "Resource": STATE_MGMT_ARN}
 
 
 def test_doer_boundary_and_policies_from_config(section: dict[str, Any]) -> None:
@@ -178,13 +178,16 @@ def test_doer_boundary_and_policies_from_config(section: dict[str, Any]) -> None
     assert names == {"doer-dev-power", "doer-dev-iam"}
 
 
-def test_state_mgmt_trusting_only_the_assumer_drops_doer_access(section: dict[str, Any]) -> None:
+def test_state_mgmt_trusting_only_the_assumer_denies_doers_the_way(section: dict[str, Any]) -> None:
     run = run_section(with_changes(section, state_backend={"state_mgmt_trusts_doers": False}))
     role = one(run, "aws:iam/role:Role", "state-backend-state-mgmt-role")
     trust = statements(doc(role.inputs["assumeRolePolicy"]))
     assert set(trust) == {"Assumer"}
     assert trust["Assumer"]["Principal"] == {"AWS": ASSUMER_ARN}
-    assert not [r for r in run.registrations if r.name.endswith("-state-access")]
+    for name in ACCOUNTS:
+        access = one(run, "aws:iam/rolePolicy:RolePolicy", f"doer-{name}-state-access")
+        (statement,) = doc(access.inputs["policy"])["Statement"]
+        assert statement == {"Sid": "NoStateMgmt", "Effect": "Deny", "Action": ASSUME, "Resource": STATE_MGMT_ARN}
 
 
 def test_state_backend_bucket(example_run: ProgramRun) -> None:

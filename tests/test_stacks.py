@@ -1,0 +1,224 @@
+"""Sharded stacks: a shared stack, member stacks reading it through a StackReference, and the guards across
+stack files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import plan.__main__ as plan_main
+from federation.config import ConfigError, MemberConfig
+from plan.runner import ProgramRun, run_program, to_pulumi_config
+from plan.stacks import cross_stack_problems, load_stack_file
+from tests.conftest import ROOT, config_of, doc, example_section, run_section, with_changes
+
+SHARED_STACK = "my-org/iam-federation/shared"
+ASSUME = ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
+
+
+def member_section(**changes: Any) -> dict[str, Any]:
+    section = dict(yaml.safe_load((ROOT / "Pulumi.members-a.yaml").read_text())["config"])
+    return with_changes(section, **changes)
+
+
+def run_member(section: dict[str, Any], shared: ProgramRun) -> ProgramRun:
+    return run_program(to_pulumi_config(section), stack="members-a", stack_outputs={SHARED_STACK: shared.outputs})
+
+
+def one(run: ProgramRun, name: str) -> Any:
+    (reg,) = [r for r in run.registrations if r.name == name]
+    return reg
+
+
+@pytest.fixture(scope="module")
+def shared_run() -> ProgramRun:
+    return run_section(example_section())
+
+
+def test_member_config_loads() -> None:
+    config = config_of(member_section())
+    assert isinstance(config, MemberConfig)
+    assert config.stack.shared_stack == SHARED_STACK
+    assert [a.name for a in config.accounts] == ["data", "sandbox"]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"sso": {"permission_sets": ["X"]}}, "iam-federation:sso: belongs to the shared stack, not to a member stack"),
+        (
+            {"shared_account": {"name": "s", "id": "111111111111"}},
+            "iam-federation:shared_account: belongs to the shared",
+        ),
+        ({"stack": {"kind": "member"}}, "iam-federation:stack = {'kind': 'member'}: shared_stack: a member stack must"),
+        ({"accounts": []}, "iam-federation:accounts = []: List should have at least 1 item"),
+        ({"roles": {"doer": {"name": "x"}}}, "iam-federation:roles.doer.name: unknown key (check the spelling)"),
+        (
+            {"stack": {"kind": "member", "shared_stack": SHARED_STACK, "max_accounts": 1}},
+            "iam-federation:accounts: this stack would hold 2 account providers, more than stack.max_accounts = 1",
+        ),
+    ],
+)
+def test_member_config_errors(change: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_of(member_section(**change))
+    assert any(expected in p for p in caught.value.problems), caught.value.problems
+
+
+def test_a_shared_stack_holds_no_application_accounts() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_of(with_changes(example_section(), stack={"kind": "shared"}))
+    assert (
+        "iam-federation:accounts: a shared stack holds no application accounts (3 listed)" in caught.value.problems[0]
+    )
+    shared_only = config_of(with_changes(example_section(), stack={"kind": "shared"}, accounts=[]))
+    assert shared_only.all_accounts == [shared_only.shared_account]
+
+
+def test_the_per_stack_maximum_says_how_to_split() -> None:
+    accounts = [{"name": f"a{i:03d}", "id": f"{200000000000 + i}"} for i in range(40)]
+    with pytest.raises(ConfigError) as caught:
+        config_of(with_changes(example_section(), accounts=accounts))
+    (problem,) = caught.value.problems
+    assert "41 account providers, more than stack.max_accounts = 40" in problem
+    assert "Split the accounts over member stacks" in problem
+
+
+def test_shared_stack_exports_what_members_read(shared_run: ProgramRun) -> None:
+    outputs = shared_run.outputs
+    assert outputs["doer_role_name"] == "infrastructure-doer-role"
+    assert outputs["doer_role_path"] == "/"
+    assert outputs["state_mgmt_trusts_doers"] is True
+    assert outputs["organization_id"] == "o-a1b2c3d4e5"
+
+
+def test_member_stack_creates_only_its_doers_from_the_shared_outputs(shared_run: ProgramRun) -> None:
+    member = run_member(member_section(), shared_run)
+    custom = sorted((r.type, r.name) for r in member.registrations if r.custom)
+    assert custom == sorted(
+        [("pulumi:providers:aws", f"aws-{n}") for n in ("data", "sandbox")]
+        + [("aws:iam/role:Role", f"doer-{n}-role") for n in ("data", "sandbox")]
+        + [("aws:iam/rolePolicyAttachment:RolePolicyAttachment", f"doer-{n}-admin") for n in ("data", "sandbox")]
+        + [("aws:iam/rolePolicy:RolePolicy", f"doer-{n}-state-access") for n in ("data", "sandbox")]
+    )
+    role = one(member, "doer-data-role")
+    assert role.inputs["name"] == "infrastructure-doer-role"
+    assert member.account_of(role) == "555555555555"
+    (trust,) = doc(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"AWS": shared_run.outputs["assumer_role_arn"]}
+    (access,) = doc(one(member, "doer-data-state-access").inputs["policy"])["Statement"]
+    assert access == {
+        "Sid": "AssumeStateMgmt",
+        "Effect": "Allow",
+        "Action": ASSUME,
+        "Resource": shared_run.outputs["state_mgmt_role_arn"],
+    }
+    assert member.outputs["doer_role_arns"] == {
+        "data": "arn:aws:iam::555555555555:role/infrastructure-doer-role",
+        "sandbox": "arn:aws:iam::666666666666:role/infrastructure-doer-role",
+    }
+
+
+def test_member_doers_follow_the_shared_stacks_choices() -> None:
+    shared = run_section(
+        with_changes(
+            example_section(),
+            roles={"doer": {"name": "tf-doer", "path": "/ci/"}},
+            state_backend={"state_mgmt_trusts_doers": False},
+        )
+    )
+    member = run_member(member_section(providers={"mode": "doer"}), shared)
+    role = one(member, "doer-sandbox-role")
+    assert (role.inputs["name"], role.inputs["path"]) == ("tf-doer", "/ci/")
+    (access,) = doc(one(member, "doer-sandbox-state-access").inputs["policy"])["Statement"]
+    assert access["Effect"] == "Deny"
+    (assume,) = json.loads(one(member, "aws-sandbox").inputs["assumeRoles"])
+    assert assume["roleArn"] == "arn:aws:iam::666666666666:role/ci/tf-doer"
+
+
+def test_adding_a_member_stack_or_account_changes_nothing_in_the_shared_stack(shared_run: ProgramRun) -> None:
+    # The shared program does not read member stacks, and nothing it writes lists accounts.
+    again = run_section(example_section())
+    assert {r.urn: r.inputs for r in again.registrations} == {r.urn: r.inputs for r in shared_run.registrations}
+    bigger = member_section(
+        accounts=[*member_section()["iam-federation:accounts"], {"name": "ml", "id": "777777777777"}]
+    )
+    before = run_member(member_section(), shared_run)
+    after = run_member(bigger, shared_run)
+    old = {r.urn: r.inputs for r in before.registrations}
+    added = [r.urn for r in after.registrations if r.urn not in old]
+    assert all("doer-ml" in urn or urn.endswith("::aws-ml") for urn in added) and len(added) == 5
+    assert all(old[r.urn] == r.inputs for r in after.registrations if r.urn in old)
+
+
+def test_retained_accounts_keep_their_doer_in_aws(shared_run: ProgramRun) -> None:
+    accounts = member_section()["iam-federation:accounts"]
+    accounts[0] = {**accounts[0], "retain_on_delete": True}
+    member = run_member(member_section(accounts=accounts), shared_run)
+    retained = {r.name for r in member.registrations if r.retain_on_delete}
+    assert retained == {"doer-data-role", "doer-data-admin", "doer-data-state-access"}
+
+
+def _write(directory: Path, name: str, section: dict[str, Any]) -> Path:
+    path = directory / f"Pulumi.{name}.yaml"
+    path.write_text(yaml.safe_dump({"config": section}))
+    return path
+
+
+def test_an_account_in_two_stacks_or_the_shared_account_in_a_member_is_refused(tmp_path: Path) -> None:
+    shared = load_stack_file(_write(tmp_path, "shared", example_section()))
+    clash = member_section(
+        accounts=[
+            {"name": "dev2", "id": "222222222222"},
+            {"name": "hub", "id": "111111111111"},
+            {"name": "dev", "id": "999999999999"},
+        ]
+    )
+    member = load_stack_file(_write(tmp_path, "members-a", clash))
+    problems = cross_stack_problems([shared, member])
+    assert problems == [
+        "Pulumi.members-a.yaml: iam-federation:accounts[0].id = '222222222222': already held by stack 'shared'",
+        "Pulumi.members-a.yaml: iam-federation:accounts[1].id = '111111111111': is the shared account of stack "
+        "'shared'; a member stack holds application accounts only",
+        "Pulumi.members-a.yaml: iam-federation:accounts[1].id = '111111111111': already held by stack 'shared'",
+        "Pulumi.members-a.yaml: iam-federation:accounts[2].name = 'dev': already used by stack 'shared'",
+    ]
+
+
+def test_plan_of_a_member_runs_the_shared_stack_first_and_covers_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path, "shared", example_section())
+    member = _write(tmp_path, "members-a", member_section())
+    code = plan_main.main(["--stack-file", str(member), "--out", str(tmp_path / "out"), "--no-png"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "It reads stack 'shared', planned first" in out
+    assert "Plan: 10 resources to create" in out
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    cells = {(c["principal"], c["target"]): c["actual"] for c in report["access_matrix"]["cells"]}
+    assert cells[("ci-runner(assumer)", "assume:doer:sandbox")] == "allow"
+    assert cells[("doer:data", "assume:state-mgmt")] == "allow"
+    assert cells[("outsider-admin", "assume:doer:data")] == "deny"
+    assert report["mismatches"] == []
+
+
+def test_plan_refuses_an_account_held_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write(tmp_path, "shared", example_section())
+    member = _write(tmp_path, "members-a", member_section(accounts=[{"name": "qa", "id": "333333333333"}]))
+    code = plan_main.main(["--stack-file", str(member), "--out", str(tmp_path / "out"), "--no-png"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert (
+        "Pulumi.members-a.yaml: iam-federation:accounts[0].id = '333333333333': already held by stack 'shared'" in err
+    )
+
+
+def test_plan_of_a_member_without_its_shared_stack_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    member = _write(tmp_path, "members-a", member_section())
+    assert plan_main.main(["--stack-file", str(member), "--no-png", "--out", str(tmp_path / "o")]) == 2
+    assert "no shared or complete stack file Pulumi.shared.yaml" in capsys.readouterr().err
