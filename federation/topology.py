@@ -6,7 +6,7 @@ a member stack holds the doers of its accounts and reads the rest from the share
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ def _doers(
     tags: dict[str, str],
     policies: DoerPolicies,
     shared: SharedFacts,
+    after: Sequence[pulumi.Resource] = (),
 ) -> tuple[dict[str, aws.Provider], dict[str, DoerRole]]:
     providers: dict[str, aws.Provider] = {}
     doers: dict[str, DoerRole] = {}
@@ -53,7 +54,7 @@ def _doers(
         providers[account.name] = provider
         doers[account.name] = DoerRole(
             f"doer-{account.name}",
-            DoerRoleArgs(account=account, policies=policies, provider=provider, shared=shared),
+            DoerRoleArgs(account=account, policies=policies, provider=provider, shared=shared, after=after),
         )
     return providers, doers
 
@@ -81,14 +82,19 @@ def build_shared_topology(config: FederationConfig) -> Topology:
         doer_name=doer.name,
     )
     assumer = AssumerRole("assumer", AssumerRoleArgs(config=config, provider=shared_provider))
-    # The doers' trust names the assumer's ARN: taking it from the role makes AWS see the role before the trust.
-    facts = dataclasses.replace(facts, assumer_arn=assumer.role.arn)
+    after = [assumer.role]
     shared_doer = DoerRole(
         f"doer-{config.shared_account.name}",
-        DoerRoleArgs(account=config.shared_account, policies=doer, provider=shared_provider, shared=facts),
+        DoerRoleArgs(account=config.shared_account, policies=doer, provider=shared_provider, shared=facts, after=after),
     )
     providers, doers = _doers(
-        config.accounts, region=config.region, settings=config.providers, tags=config.tags, policies=doer, shared=facts
+        config.accounts,
+        region=config.region,
+        settings=config.providers,
+        tags=config.tags,
+        policies=doer,
+        shared=facts,
+        after=after,
     )
     providers[config.shared_account.name] = shared_provider
     doers[config.shared_account.name] = shared_doer

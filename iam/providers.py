@@ -20,6 +20,8 @@ def provider_role_arn(
     """
     if settings.mode == "bootstrap":
         return names.role_arn(account.id, "/", settings.bootstrap_role_name)
+    if isinstance(doer_path, str) and isinstance(doer_name, str):
+        return names.role_arn(account.id, doer_path, doer_name)
     return pulumi.Output.concat("arn:aws:iam::", account.id, ":role", doer_path, doer_name)
 
 
