@@ -8,6 +8,9 @@ import pulumi
 import pulumi_aws as aws
 
 ACCOUNTS = int(pulumi.Config("bench").require("accounts"))
+# With bench:components, each account's resources sit in a bare ComponentResource, as ours do: the difference
+# to the plain baseline is what the component layer costs the SDK, apart from anything else of ours.
+COMPONENTS = pulumi.Config("bench").get_bool("components") or False
 POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}'
 TRUST = (
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},'
@@ -75,9 +78,12 @@ table = aws.dynamodb.Table(
 )
 aws.dynamodb.ResourcePolicy("table-policy", resource_arn=table.arn, policy=POLICY, opts=shared)
 for name in names:
-    opts = pulumi.ResourceOptions(provider=providers[name])
+    parent = pulumi.ComponentResource("bench:index:Doer", f"doer-{name}") if COMPONENTS else None
+    opts = pulumi.ResourceOptions(provider=providers[name], parent=parent)
     role = aws.iam.Role(f"doer-{name}-role", name="doer", assume_role_policy=TRUST, opts=opts)
     aws.iam.RolePolicyAttachment(
         f"doer-{name}-admin", role=role.name, policy_arn="arn:aws:iam::aws:policy/AdministratorAccess", opts=opts
     )
     aws.iam.RolePolicy(f"doer-{name}-state-access", role=role.name, policy=POLICY, opts=opts)
+    if parent is not None:
+        parent.register_outputs({"role_arn": role.arn})

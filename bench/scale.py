@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+KINDS = ["baseline", "baseline+components", "ours"]
 sys.path.insert(0, str(ROOT))
 
 
@@ -37,16 +38,13 @@ def worker(kind: str, accounts: int) -> dict[str, Any]:
     """One run in this process; prints its figures as JSON."""
     from plan import runner
 
-    started_wall, started_cpu = time.perf_counter(), time.process_time()
     if kind == "ours":
-        run = runner.run_program(runner.to_pulumi_config(example_config(accounts)))
+        config = runner.to_pulumi_config(example_config(accounts))
     else:
-        original = runner.PROGRAM
         runner.PROGRAM = ROOT / "bench" / "baseline_program.py"
-        try:
-            run = runner.run_program({"bench:accounts": str(accounts)})
-        finally:
-            runner.PROGRAM = original
+        config = {"bench:accounts": str(accounts), "bench:components": str(kind == "baseline+components").lower()}
+    started_wall, started_cpu = time.perf_counter(), time.process_time()
+    run = runner.run_program(config)
     wall, cpu = time.perf_counter() - started_wall, time.process_time() - started_cpu
     custom = [r for r in run.registrations if r.custom]
     return {
@@ -89,7 +87,7 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 300, 1000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench")
-    parser.add_argument("--worker", choices=["ours", "baseline"])
+    parser.add_argument("--worker", choices=KINDS)
     parser.add_argument("--accounts", type=int)
     args = parser.parse_args()
     if args.worker:
@@ -98,9 +96,9 @@ def main() -> int:
 
     rows = []
     for size in args.sizes:
-        samples: dict[str, list[dict[str, Any]]] = {"ours": [], "baseline": []}
+        samples: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
         for _ in range(args.repeats):
-            for kind in ("baseline", "ours"):  # interleaved, so drift hits both alike
+            for kind in KINDS:  # interleaved, so drift hits all alike
                 samples[kind].append(measure(kind, size))
         row: dict[str, Any] = {"accounts": size}
         for kind, runs in samples.items():
@@ -111,13 +109,15 @@ def main() -> int:
         row["components"] = samples["ours"][0]["components"]
         row["ratio_wall"] = row["ours_wall_s"] / row["baseline_wall_s"]
         row["ratio_cpu"] = row["ours_cpu_s"] / row["baseline_cpu_s"]
+        row["ratio_wall_components"] = row["ours_wall_s"] / row["baseline+components_wall_s"]
         rows.append(row)
         print(f"  measured {size} accounts", file=sys.stderr)
 
     print(f"Program under the mock runtime vs bare baseline (median of {args.repeats}, one process per run)")
     header = (
         f"{'accounts':>8} {'resources':>9} {'providers':>9} {'components':>10} {'ours s':>8} {'base s':>8} "
-        f"{'ratio':>6} {'ours cpu':>8} {'base cpu':>8} {'cpu ratio':>9} {'ours MB':>8} {'base MB':>8}"
+        f"{'ratio':>6} {'ours cpu':>8} {'base cpu':>8} {'cpu ratio':>9} {'ours MB':>8} {'base MB':>8} "
+        f"{'base+comp s':>11} {'ratio to it':>11}"
     )
     print(header)
     for r in rows:
@@ -125,7 +125,8 @@ def main() -> int:
             f"{r['accounts']:>8} {r['ours_resources']:>9} {r['ours_providers']:>9} {r['components']:>10} "
             f"{r['ours_wall_s']:>8.2f} {r['baseline_wall_s']:>8.2f} {r['ratio_wall']:>6.2f} "
             f"{r['ours_cpu_s']:>8.2f} {r['baseline_cpu_s']:>8.2f} {r['ratio_cpu']:>9.2f} "
-            f"{r['ours_peak_mb']:>8.0f} {r['baseline_peak_mb']:>8.0f}"
+            f"{r['ours_peak_mb']:>8.0f} {r['baseline_peak_mb']:>8.0f} "
+            f"{r['baseline+components_wall_s']:>11.2f} {r['ratio_wall_components']:>11.2f}"
         )
         assert r["ours_resources"] == r["baseline_resources"], "the baseline must register as many resources"
 
@@ -156,12 +157,14 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     left.plot(sizes, [r["ours_wall_s"] for r in rows], "o-", label="iam-federation")
     left.plot(sizes, [r["baseline_wall_s"] for r in rows], "s--", label="bare baseline")
+    left.plot(sizes, [r["baseline+components_wall_s"] for r in rows], "^:", label="baseline + components")
     left.set_xlabel("application accounts")
     left.set_ylabel("wall time of one mock run (s)")
     left.legend()
     left.grid(alpha=0.3)
     right.plot(sizes, [r["ratio_wall"] for r in rows], "o-", label="wall")
     right.plot(sizes, [r["ratio_cpu"] for r in rows], "s--", label="cpu")
+    right.plot(sizes, [r["ratio_wall_components"] for r in rows], "^:", label="wall, vs baseline + components")
     right.axhline(1.15, color="red", linestyle=":", label="target 1.15")
     right.set_xlabel("application accounts")
     right.set_ylabel("ours / baseline")

@@ -9,6 +9,7 @@ values rather than placeholders.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import runpy
 import uuid
@@ -65,10 +66,17 @@ class ProgramRun:
     def by_urn(self) -> dict[str, Registration]:
         return {r.urn: r for r in self.registrations}
 
+    @functools.cached_property
+    def _provider_accounts(self) -> dict[str, str]:
+        return {
+            r.urn: str(json.loads(r.inputs["allowedAccountIds"])[0])
+            for r in self.registrations
+            if r.type == PROVIDER_TYPE
+        }
+
     def account_of(self, registration: Registration) -> str:
         """The account a resource lands in: the one its provider is pinned to."""
-        provider = self.by_urn()[registration.provider_urn]
-        return str(json.loads(provider.inputs["allowedAccountIds"])[0])
+        return self._provider_accounts[registration.provider_urn]
 
 
 def _account_from(provider_inputs: dict[str, Any]) -> str:
