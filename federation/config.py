@@ -100,6 +100,12 @@ Region = Annotated[_Str, _matching(_REGION_RE, "an AWS region such as us-east-1"
 SessionSeconds = Annotated[int, Field(ge=SESSION_MIN_SECONDS, le=SESSION_MAX_SECONDS)]
 
 
+Tags = dict[
+    Annotated[str, _matching(_TAG_KEY_RE, "a tag key not starting with aws:")],
+    Annotated[str, Field(max_length=256)],
+]
+
+
 class _Model(BaseModel):
     # Unknown keys are typos until proven otherwise.
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -284,6 +290,23 @@ class StackSettings(_Model):
         return self
 
 
+def _duplicate_accounts(accounts: list[Account], shared: Account | None = None) -> list[str]:
+    """One line per account whose name or id is already taken (by an earlier entry, or by the shared account)."""
+    problems: list[str] = []
+    seen_names = {shared.name: "shared_account.name"} if shared else {}
+    seen_ids = {shared.id: "shared_account.id"} if shared else {}
+    for i, account in enumerate(accounts):
+        if shared is not None and account.id == shared.id:
+            problems.append(f"accounts[{i}].id = {account.id!r}: is the shared account, not an application account")
+        elif account.id in seen_ids:
+            problems.append(f"accounts[{i}].id = {account.id!r}: duplicate of {seen_ids[account.id]}")
+        if account.name in seen_names:
+            problems.append(f"accounts[{i}].name = {account.name!r}: duplicate of {seen_names[account.name]}")
+        seen_ids.setdefault(account.id, f"accounts[{i}].id")
+        seen_names.setdefault(account.name, f"accounts[{i}].name")
+    return problems
+
+
 def _check_stack_size(stack: StackSettings, providers: int) -> None:
     if providers > stack.max_accounts:
         raise ValueError(
@@ -315,25 +338,11 @@ class FederationConfig(_Model):
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
     state_backend: StateBackendSettings = Field(default_factory=StateBackendSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
-    tags: dict[
-        Annotated[str, _matching(_TAG_KEY_RE, "a tag key not starting with aws:")],
-        Annotated[str, Field(max_length=256)],
-    ] = Field(default_factory=dict, max_length=40)
+    tags: Tags = Field(default_factory=dict, max_length=40)
 
     @model_validator(mode="after")
     def _accounts_are_distinct(self) -> FederationConfig:
-        problems: list[str] = []
-        seen_names: dict[str, str] = {self.shared_account.name: "shared_account.name"}
-        seen_ids: dict[str, str] = {self.shared_account.id: "shared_account.id"}
-        for i, account in enumerate(self.accounts):
-            if account.id == self.shared_account.id:
-                problems.append(f"accounts[{i}].id = {account.id!r}: is the shared account, not an application account")
-            elif account.id in seen_ids:
-                problems.append(f"accounts[{i}].id = {account.id!r}: duplicate of {seen_ids[account.id]}")
-            if account.name in seen_names:
-                problems.append(f"accounts[{i}].name = {account.name!r}: duplicate of {seen_names[account.name]}")
-            seen_ids.setdefault(account.id, f"accounts[{i}].id")
-            seen_names.setdefault(account.name, f"accounts[{i}].name")
+        problems = _duplicate_accounts(self.accounts, self.shared_account)
         roles: dict[str, RoleSettings | DoerSettings] = {
             "assumer": self.roles.assumer,
             "doer": self.roles.doer,
@@ -405,25 +414,11 @@ class MemberConfig(_Model):
     accounts: list[Account] = Field(min_length=1, max_length=5000)
     roles: MemberRoles = Field(default_factory=MemberRoles)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
-    tags: dict[
-        Annotated[str, _matching(_TAG_KEY_RE, "a tag key not starting with aws:")],
-        Annotated[str, Field(max_length=256)],
-    ] = Field(default_factory=dict, max_length=40)
+    tags: Tags = Field(default_factory=dict, max_length=40)
 
     @model_validator(mode="after")
     def _accounts_are_distinct(self) -> MemberConfig:
-        problems: list[str] = []
-        seen_names: dict[str, int] = {}
-        seen_ids: dict[str, int] = {}
-        for i, account in enumerate(self.accounts):
-            if account.name in seen_names:
-                problems.append(
-                    f"accounts[{i}].name = {account.name!r}: duplicate of accounts[{seen_names[account.name]}].name"
-                )
-            if account.id in seen_ids:
-                problems.append(f"accounts[{i}].id = {account.id!r}: duplicate of accounts[{seen_ids[account.id]}].id")
-            seen_names.setdefault(account.name, i)
-            seen_ids.setdefault(account.id, i)
+        problems = _duplicate_accounts(self.accounts)
         if self.stack.kind != "member":
             problems.append(f"stack.kind = {self.stack.kind!r}: expected 'member'")
         try:

@@ -7,6 +7,7 @@ sizes here are the sizes AWS will see. None of them lists accounts: their size i
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from federation.config import (
@@ -38,54 +39,38 @@ class Measured:
         return self.size <= self.limit
 
 
+def _dynamodb_size(document: PolicyDocument) -> int:
+    # DynamoDB counts the whitespace of resource policies too.
+    return len(json.dumps(document))
+
+
+# document name -> (what the error calls it, how AWS counts, the limit or None for the trust quota, keys it grows with)
+_LIMITS: dict[str, tuple[str, Callable[[PolicyDocument], int], int | None, str]] = {
+    "assumer trust policy": (
+        "assumer trust policy",
+        iam_size,
+        None,
+        "sso.permission_sets, ci.extra_trusted_principal_arns",
+    ),
+    "doer trust policy": ("doer trust policy", iam_size, None, "roles.assumer"),
+    "state-mgmt trust policy": ("state-mgmt trust policy", iam_size, None, "roles"),
+    "assumer inline policy": ("assumer inline policies", iam_size, INLINE_POLICIES_PER_ROLE_MAX, "roles"),
+    "state-mgmt inline policy": ("state-mgmt inline policies", iam_size, INLINE_POLICIES_PER_ROLE_MAX, "state_backend"),
+    "doer inline policy": ("doer inline policies", iam_size, INLINE_POLICIES_PER_ROLE_MAX, "roles.state_mgmt"),
+    "bucket policy": ("bucket policy", iam_size, BUCKET_POLICY_MAX, "state_backend"),
+    "lock table policy": ("lock table policy", _dynamodb_size, DYNAMODB_RESOURCE_POLICY_MAX, "state_backend"),
+    "state key policy": ("state key policy", iam_size, KMS_KEY_POLICY_MAX, "state_backend.kms.key_admin_arns"),
+}
+
+
 def measure(config: FederationConfig) -> list[Measured]:
-    docs = all_documents(config)
+    """Every generated document against its limit; trust policies against the configured quota."""
     trust_max = config.limits.trust_policy_max_chars
-    measured = [
-        Measured(
-            "assumer trust policy",
-            iam_size(docs["assumer trust policy"]),
-            trust_max,
-            "sso.permission_sets, ci.extra_trusted_principal_arns",
-        ),
-        Measured("doer trust policy", iam_size(docs["doer trust policy"]), trust_max, "roles.assumer"),
-        Measured("state-mgmt trust policy", iam_size(docs["state-mgmt trust policy"]), trust_max, "roles"),
-        Measured(
-            "assumer inline policies", iam_size(docs["assumer inline policy"]), INLINE_POLICIES_PER_ROLE_MAX, "roles"
-        ),
-        Measured(
-            "state-mgmt inline policies",
-            iam_size(docs["state-mgmt inline policy"]),
-            INLINE_POLICIES_PER_ROLE_MAX,
-            "state_backend",
-        ),
-        Measured("bucket policy", iam_size(docs["bucket policy"]), BUCKET_POLICY_MAX, "state_backend"),
-        # DynamoDB counts whitespace in resource policies.
-        Measured(
-            "lock table policy",
-            len(json.dumps(docs["lock table policy"])),
-            DYNAMODB_RESOURCE_POLICY_MAX,
-            "state_backend",
-        ),
+    return [
+        Measured(what, size(document), trust_max if limit is None else limit, grows_with)
+        for name, document in all_documents(config).items()
+        for what, size, limit, grows_with in [_LIMITS[name]]
     ]
-    if "state key policy" in docs:
-        measured.append(
-            Measured(
-                "state key policy",
-                iam_size(docs["state key policy"]),
-                KMS_KEY_POLICY_MAX,
-                "state_backend.kms.key_admin_arns",
-            )
-        )
-    measured.append(
-        Measured(
-            "doer inline policies",
-            iam_size(docs["doer inline policy"]),
-            INLINE_POLICIES_PER_ROLE_MAX,
-            "roles.state_mgmt",
-        )
-    )
-    return measured
 
 
 def limit_problems(config: FederationConfig) -> list[str]:
