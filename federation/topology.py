@@ -6,7 +6,6 @@ a member stack holds the doers of its accounts and reads the rest from the share
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,20 +29,11 @@ class Topology:
     outputs: dict[str, Any]
 
 
-def _doers(
-    accounts: list[Account],
-    *,
-    region: str,
-    settings: ProviderSettings,
-    tags: dict[str, str],
-    policies: DoerPolicies,
-    shared: SharedFacts,
-    after: Sequence[pulumi.Resource] = (),
-) -> tuple[dict[str, aws.Provider], dict[str, DoerRole]]:
-    providers: dict[str, aws.Provider] = {}
-    doers: dict[str, DoerRole] = {}
-    for account in accounts:
-        provider = account_provider(
+def _providers(
+    accounts: list[Account], *, region: str, settings: ProviderSettings, tags: dict[str, str], shared: SharedFacts
+) -> dict[str, aws.Provider]:
+    return {
+        account.name: account_provider(
             account=account,
             region=region,
             settings=settings,
@@ -51,12 +41,20 @@ def _doers(
             doer_path=shared.doer_path,
             doer_name=shared.doer_name,
         )
-        providers[account.name] = provider
-        doers[account.name] = DoerRole(
+        for account in accounts
+    }
+
+
+def _doer_roles(
+    accounts: list[Account], providers: dict[str, aws.Provider], policies: DoerPolicies, shared: SharedFacts
+) -> dict[str, DoerRole]:
+    return {
+        account.name: DoerRole(
             f"doer-{account.name}",
-            DoerRoleArgs(account=account, policies=policies, provider=provider, shared=shared, after=after),
+            DoerRoleArgs(account=account, policies=policies, provider=providers[account.name], shared=shared),
         )
-    return providers, doers
+        for account in accounts
+    }
 
 
 def _doer_arns(doers: dict[str, DoerRole]) -> dict[str, pulumi.Output[str]]:
@@ -73,38 +71,19 @@ def build_shared_topology(config: FederationConfig) -> Topology:
         state_mgmt_arn=names.state_mgmt_arn(config),
         state_mgmt_trusts_doers=config.state_backend.state_mgmt_trusts_doers,
     )
-    shared_provider = account_provider(
-        account=config.shared_account,
-        region=config.region,
-        settings=config.providers,
-        tags=config.tags,
-        doer_path=doer.path,
-        doer_name=doer.name,
+    providers = _providers(
+        config.all_accounts, region=config.region, settings=config.providers, tags=config.tags, shared=facts
     )
+    shared_provider = providers[config.shared_account.name]
     assumer = AssumerRole("assumer", AssumerRoleArgs(config=config, provider=shared_provider))
-    after = [assumer.role]
-    shared_doer = DoerRole(
-        f"doer-{config.shared_account.name}",
-        DoerRoleArgs(account=config.shared_account, policies=doer, provider=shared_provider, shared=facts, after=after),
-    )
-    providers, doers = _doers(
-        config.accounts,
-        region=config.region,
-        settings=config.providers,
-        tags=config.tags,
-        policies=doer,
-        shared=facts,
-        after=after,
-    )
-    providers[config.shared_account.name] = shared_provider
-    doers[config.shared_account.name] = shared_doer
+    doers = _doer_roles(config.all_accounts, providers, doer, facts)
     backend = StateBackend(
         "state-backend",
         StateBackendArgs(
             config=config,
             provider=shared_provider,
             assumer_arn=assumer.role.arn,
-            shared_doer_arn=shared_doer.role.arn,
+            shared_doer_arn=doers[config.shared_account.name].role.arn,
         ),
     )
     outputs: dict[str, Any] = {
@@ -137,14 +116,10 @@ def build_member_topology(config: MemberConfig) -> Topology:
         state_mgmt_arn=shared.require_output("state_mgmt_role_arn"),
         state_mgmt_trusts_doers=shared.require_output("state_mgmt_trusts_doers"),
     )
-    providers, doers = _doers(
-        config.accounts,
-        region=config.region,
-        settings=config.providers,
-        tags=config.tags,
-        policies=config.roles.doer,
-        shared=facts,
+    providers = _providers(
+        config.accounts, region=config.region, settings=config.providers, tags=config.tags, shared=facts
     )
+    doers = _doer_roles(config.accounts, providers, config.roles.doer, facts)
     arns = _doer_arns(doers)
     return Topology(
         providers=providers,

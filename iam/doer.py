@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +36,6 @@ class DoerRoleArgs:
     policies: DoerPolicies
     provider: aws.Provider
     shared: SharedFacts
-    # AWS refuses a trust policy naming a role that does not exist yet: the assumer must come first.
-    after: Sequence[pulumi.Resource] = ()
 
 
 def policy_json(build: Callable[..., PolicyDocument], *inputs: pulumi.Input[Any]) -> pulumi.Input[str]:
@@ -68,7 +66,7 @@ class DoerRole(pulumi.ComponentResource):
             permissions_boundary=policies.permissions_boundary_arn,
             assume_role_policy=policy_json(documents.doer_trust, args.shared.assumer_arn),
             description=f"Doer role of account {args.account.name}; trusted by the assumer role only.",
-            opts=child_options(self, args.provider, depends_on=list(args.after), **keep),
+            opts=child_options(self, args.provider, **keep),
         )
         # Keyed by the configured policy key, so reordering or adding a policy touches only that attachment.
         for key, policy_arn in sorted(policies.managed_policy_arns.items()):

@@ -112,15 +112,22 @@ def assumer_permissions_policy(
 
 
 def doer_trust_policy(*, assumer_arn: str) -> PolicyDocument:
-    """Trust of a doer: the assumer role only."""
+    """Trust of a doer: the assumer role only.
+
+    The principal is the assumer's account, narrowed to the assumer's ARN by a condition, rather than the role ARN
+    itself: IAM turns a role-ARN principal into the role's unique id, so a re-created assumer would leave every
+    doer trusting a stale id, and a first deployment would have to create the assumer before any doer.
+    """
+    account, partition = assumer_arn.split(":")[4], assumer_arn.split(":")[1]
     return {
         "Version": VERSION,
         "Statement": [
             {
                 "Sid": "Assumer",
                 "Effect": "Allow",
-                "Principal": {"AWS": assumer_arn},
+                "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
                 "Action": ASSUME_ACTIONS,
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": assumer_arn}},
             }
         ],
     }

@@ -123,8 +123,17 @@ def drop_sso_arnlike(model: IamModel) -> None:
     del _statement(model.roles["assumer-role"].trust, "SsoPermissionSets")["Condition"]["ArnLike"]
 
 
+def widen_state_mgmt_trust_to_star(model: IamModel) -> None:
+    _statement(model.roles["state-backend-state-mgmt-role"].trust, "Assumer")["Principal"] = {"AWS": "*"}
+
+
 def widen_doer_trust_to_star(model: IamModel) -> None:
     _statement(model.roles["doer-dev-role"].trust, "Assumer")["Principal"] = {"AWS": "*"}
+
+
+def widen_doer_trust_to_star_unconditioned(model: IamModel) -> None:
+    widen_doer_trust_to_star(model)
+    del _statement(model.roles["doer-dev-role"].trust, "Assumer")["Condition"]
 
 
 def drop_tls_deny(model: IamModel) -> None:
@@ -173,7 +182,8 @@ def grant_doer_s3_and_exempt_it(model: IamModel) -> None:
     ("mutation", "flagged_cell", "now"),
     [
         (drop_sso_arnlike, ("sso:AWSReadOnlyAccess", "assume:assumer"), True),
-        (widen_doer_trust_to_star, ("outsider-admin", "assume:doer:dev"), True),
+        (widen_state_mgmt_trust_to_star, ("outsider-admin", "assume:state-mgmt"), True),
+        (widen_doer_trust_to_star_unconditioned, ("outsider-admin", "assume:doer:dev"), True),
         (drop_tls_deny, ("state-mgmt", "s3:GetObject dev/terraform.tfstate over http"), True),
         (drop_ec2_trust, ("ec2-service", "assume:assumer"), False),
         (drop_org_condition_on_state_mgmt, ("outsider-doer-namesake", "assume:state-mgmt"), True),
@@ -186,6 +196,13 @@ def test_mutation_is_flagged(mutation: Callable[[IamModel], None], flagged_cell:
     mismatched = {(c.principal, c.target) for c in matrix.mismatches}
     assert flagged_cell in mismatched
     assert matrix.cell(*flagged_cell).actual is now
+
+
+def test_a_star_doer_principal_alone_is_stopped_by_its_arn_condition() -> None:
+    matrix = matrix_of(example_section(), widen_doer_trust_to_star)
+    assert matrix.mismatches == []
+    assert not matrix.cell("outsider-admin", "assume:doer:dev").actual
+    assert matrix.cell("ci-runner(assumer)", "assume:doer:dev").actual
 
 
 def test_a_doer_grant_alone_is_stopped_by_the_state_mgmt_only_guard() -> None:

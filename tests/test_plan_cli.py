@@ -64,9 +64,11 @@ def test_a_widened_document_fails_the_plan_naming_the_cell(
 ) -> None:
     real = plan_main.iam_model
 
-    def tampered(run: Any) -> IamModel:
-        model = real(run)
-        model.roles["doer-prod-role"].trust["Statement"][0]["Principal"] = {"AWS": "*"}
+    def tampered(run: Any, *more: Any) -> IamModel:
+        model = real(run, *more)
+        statement = model.roles["doer-prod-role"].trust["Statement"][0]
+        statement["Principal"] = {"AWS": "*"}
+        del statement["Condition"]
         return model
 
     monkeypatch.setattr(plan_main, "iam_model", tampered)

@@ -72,8 +72,9 @@ def test_assumer_may_only_assume_doers_in_the_org_and_state_mgmt() -> None:
 def test_doer_trusts_the_assumer_only() -> None:
     document = iam_policies.doer_trust_policy(assumer_arn=ASSUMER)
     (only,) = document["Statement"]
-    assert only["Principal"] == {"AWS": ASSUMER}
-    assert only["Effect"] == "Allow" and only["Action"] == ASSUME and "Condition" not in only
+    assert only["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}
+    assert only["Condition"] == {"ArnEquals": {"aws:PrincipalArn": ASSUMER}}
+    assert only["Effect"] == "Allow" and only["Action"] == ASSUME
 
 
 def test_doer_state_access_reaches_state_mgmt_only_or_is_denied_it() -> None:

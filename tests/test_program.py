@@ -141,12 +141,13 @@ def test_extra_principals_join_the_assumer_trust(section: dict[str, Any]) -> Non
     assert trust["ExtraPrincipals"]["Principal"] == {"AWS": [extra]}
 
 
-def test_doers_trust_the_real_assumer_arn_and_carry_policies(example_run: ProgramRun) -> None:
+def test_doers_trust_the_assumer_arn_and_carry_policies(example_run: ProgramRun) -> None:
     for name, account in ACCOUNTS.items():
         role = one(example_run, "aws:iam/role:Role", f"doer-{name}-role")
         assert role.state["arn"] == f"arn:aws:iam::{account}:role/infrastructure-doer-role"
         (trust,) = doc(role.inputs["assumeRolePolicy"])["Statement"]
-        assert trust["Principal"] == {"AWS": ASSUMER_ARN}
+        assert trust["Principal"] == {"AWS": f"arn:aws:iam::{SHARED_ID}:root"}
+        assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": ASSUMER_ARN}}
         assert trust["Action"] == ASSUME
         attachment = one(example_run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", f"doer-{name}-admin")
         assert attachment.inputs == {

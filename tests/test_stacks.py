@@ -109,7 +109,8 @@ def test_member_stack_creates_only_its_doers_from_the_shared_outputs(shared_run:
     assert role.inputs["name"] == "infrastructure-doer-role"
     assert member.account_of(role) == "555555555555"
     (trust,) = doc(role.inputs["assumeRolePolicy"])["Statement"]
-    assert trust["Principal"] == {"AWS": shared_run.outputs["assumer_role_arn"]}
+    assert trust["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}
+    assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": shared_run.outputs["assumer_role_arn"]}}
     (access,) = doc(one(member, "doer-data-state-access").inputs["policy"])["Statement"]
     assert access == {
         "Sid": "AssumeStateMgmt",
