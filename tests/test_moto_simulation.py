@@ -67,7 +67,10 @@ def test_every_resource_lands_in_its_providers_account(world: Materialized, prog
     assert doer["Arn"] == f"arn:aws:iam::{DEV}:role/infrastructure-doer-role"
     trust = doer["AssumeRolePolicyDocument"]
     trust = json.loads(trust) if isinstance(trust, str) else trust
-    assert trust["Statement"][0]["Principal"] == {"AWS": f"arn:aws:iam::{SHARED}:role/infrastructure-assumer-role"}
+    assert trust["Statement"][0]["Principal"] == {"AWS": f"arn:aws:iam::{SHARED}:root"}
+    assert trust["Statement"][0]["Condition"] == {
+        "ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{SHARED}:role/infrastructure-assumer-role"}
+    }
     attached = dev_iam.list_attached_role_policies(RoleName="infrastructure-doer-role")["AttachedPolicies"]
     assert [p["PolicyArn"] for p in attached] == ["arn:aws:iam::aws:policy/AdministratorAccess"]
     shared_iam = world.sessions[SHARED].client("iam")
