@@ -307,13 +307,14 @@ def _duplicate_accounts(accounts: list[Account], shared: Account | None = None) 
     return problems
 
 
-def _check_stack_size(stack: StackSettings, providers: int) -> None:
-    if providers > stack.max_accounts:
-        raise ValueError(
-            f"accounts: this stack would hold {providers} account providers, more than "
-            f"stack.max_accounts = {stack.max_accounts}; each is a provider process of about 170-430 MB in the "
-            "engine. Split the accounts over member stacks (README, 'Scale'), or raise stack.max_accounts."
-        )
+def _stack_size_problems(stack: StackSettings, providers: int) -> list[str]:
+    if providers <= stack.max_accounts:
+        return []
+    return [
+        f"accounts: this stack would hold {providers} account providers, more than "
+        f"stack.max_accounts = {stack.max_accounts}; each is a provider process of about 170-430 MB in the "
+        "engine. Split the accounts over member stacks (README, 'Scale'), or raise stack.max_accounts."
+    ]
 
 
 class LimitSettings(_Model):
@@ -368,10 +369,7 @@ class FederationConfig(_Model):
                 f"accounts: a shared stack holds no application accounts ({len(self.accounts)} listed); "
                 "put them in member stacks, or use stack.kind = 'complete'"
             )
-        try:
-            _check_stack_size(self.stack, len(self.all_accounts))
-        except ValueError as error:
-            problems.append(str(error))
+        problems += _stack_size_problems(self.stack, len(self.all_accounts))
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -421,10 +419,7 @@ class MemberConfig(_Model):
         problems = _duplicate_accounts(self.accounts)
         if self.stack.kind != "member":
             problems.append(f"stack.kind = {self.stack.kind!r}: expected 'member'")
-        try:
-            _check_stack_size(self.stack, len(self.accounts))
-        except ValueError as error:
-            problems.append(str(error))
+        problems += _stack_size_problems(self.stack, len(self.accounts))
         if problems:
             raise ValueError("\n".join(problems))
         return self
