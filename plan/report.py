@@ -93,6 +93,8 @@ def matrix_text(matrix: Matrix) -> str:
     lines.append(f"Allowed cells and the statements that decided them ({len(allowed)} of {len(matrix.cells)}):")
     for cell in allowed:
         lines.append(f"  {cell.principal} -> {cell.target}: {', '.join(cell.decided_by)}")
+    lines.append("")
+    lines += _denials(matrix)
     if matrix.mismatches:
         lines.append("")
         lines.append(f"MISMATCHES ({len(matrix.mismatches)}):")
@@ -105,6 +107,28 @@ def matrix_text(matrix: Matrix) -> str:
     for note in matrix.notes:
         lines.append(f"Note: {note}")
     return "\n".join(lines)
+
+
+def _denials(matrix: Matrix) -> list[str]:
+    """Denied cells by what denied them: each explicit Deny statement, then the implicit denials."""
+    by_deny: dict[str, list[str]] = defaultdict(list)
+    implicit = 0
+    for cell in matrix.cells:
+        if cell.actual:
+            continue
+        denies = [reason for reason in cell.decided_by if ":Deny:" in reason]
+        if denies:
+            by_deny[", ".join(denies)].append(f"{cell.principal} -> {cell.target}")
+        else:
+            implicit += 1
+    lines = ["Denied cells and what denied them (every cell with its statements is in report.json):"]
+    for deny, cells in sorted(by_deny.items()):
+        principals = sorted({c.split(" -> ")[0] for c in cells})
+        lines.append(f"  {deny}: {len(cells)} cell(s), principals {', '.join(principals)}")
+    lines.append(
+        f"  no Allow matched in the trust/resource policy or the caller's policies (implicit deny): {implicit} cells"
+    )
+    return lines
 
 
 def _node_id(label: str) -> str:

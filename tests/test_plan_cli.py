@@ -31,6 +31,11 @@ def test_example_plan_prints_resources_and_matrix_and_writes_reports(
     bucket_line = next(line for line in out.splitlines() if "state-backend-bucket" in line)
     assert "terraform-state-111111111111" in bucket_line and "[protected, retain-on-delete]" in bucket_line
     assert "OK: all 231 cells of the access matrix match" in out
+    assert "  resource:Deny:DenyInsecureTransport: 1 cell(s), principals state-mgmt" in out
+    deny_line = next(
+        line for line in out.splitlines() if line.startswith("  resource:Deny:DenyLockItemsExceptStateMgmt")
+    )
+    assert "doer:shared" in deny_line and "state-mgmt," not in deny_line
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["stack"] == "shared"
     assert report["mismatches"] == []
