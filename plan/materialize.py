@@ -196,8 +196,5 @@ def materialize(run: ProgramRun) -> Materialized:
 
 def _create(result: Materialized, run: ProgramRun, reg: Registration) -> None:
     account = run.account_of(reg)
-    inputs = dict(reg.inputs)
-    if reg.type == "aws:dynamodb/resourcePolicy:ResourcePolicy" and not inputs.get("resourceArn"):
-        inputs["resourceArn"] = reg.state.get("resourceArn")
-    HANDLERS[reg.type](result.sessions[account], inputs)
+    HANDLERS[reg.type](result.sessions[account], dict(reg.inputs))
     result.created.append((account, reg.type, reg.name))
