@@ -27,6 +27,8 @@ class Materialized:
     sessions: dict[str, boto3.Session] = field(default_factory=dict)  # account id -> session of its provider
     region: str = "us-east-1"
     created: list[tuple[str, str, str]] = field(default_factory=list)  # (account, type, logical name)
+    # moto makes its own keys: the registered (mock) key ARN -> moto's key ARN, and key id -> moto's key id.
+    keys: dict[str, str] = field(default_factory=dict)
 
 
 def account_session(account: str, role_arn: str, region: str) -> boto3.Session:
@@ -85,14 +87,15 @@ def _versioning(session: boto3.Session, inputs: dict[str, Any]) -> None:
 
 
 def _encryption(session: boto3.Session, inputs: dict[str, Any]) -> None:
-    rules = [
-        {
-            "ApplyServerSideEncryptionByDefault": {
-                "SSEAlgorithm": r["applyServerSideEncryptionByDefault"]["sseAlgorithm"]
-            }
-        }
-        for r in inputs["rules"]
-    ]
+    rules = []
+    for rule in inputs["rules"]:
+        default = rule["applyServerSideEncryptionByDefault"]
+        by_default = {"SSEAlgorithm": default["sseAlgorithm"]}
+        if default.get("kmsMasterKeyId"):
+            by_default["KMSMasterKeyID"] = default["kmsMasterKeyId"]
+        rules.append(
+            {"ApplyServerSideEncryptionByDefault": by_default, "BucketKeyEnabled": bool(rule.get("bucketKeyEnabled"))}
+        )
     session.client("s3").put_bucket_encryption(
         Bucket=inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": rules}
     )
@@ -145,7 +148,7 @@ def _table(session: boto3.Session, inputs: dict[str, Any]) -> None:
         KeySchema=[{"AttributeName": inputs["hashKey"], "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]],
         BillingMode=inputs["billingMode"],
-        SSESpecification={"Enabled": bool(inputs["serverSideEncryption"]["enabled"])},
+        SSESpecification=_table_sse(inputs["serverSideEncryption"]),
         DeletionProtectionEnabled=bool(inputs["deletionProtectionEnabled"]),
     )
     dynamodb.update_continuous_backups(
@@ -154,16 +157,53 @@ def _table(session: boto3.Session, inputs: dict[str, Any]) -> None:
     )
 
 
+def _key(session: boto3.Session, inputs: dict[str, Any]) -> str:
+    kms = session.client("kms")
+    key = kms.create_key(Description=inputs.get("description", ""), Policy=inputs["policy"])["KeyMetadata"]
+    if inputs.get("enableKeyRotation"):
+        kms.enable_key_rotation(KeyId=key["KeyId"])
+    return str(key["Arn"])
+
+
+def _alias(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    session.client("kms").create_alias(AliasName=inputs["name"], TargetKeyId=inputs["targetKeyId"])
+
+
+def _logging(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    s3 = session.client("s3")
+    # The log bucket is yours, outside this program; here it is made so the logging call has a target.
+    s3.create_bucket(Bucket=inputs["targetBucket"])
+    s3.put_bucket_acl(
+        Bucket=inputs["targetBucket"],
+        GrantWrite="uri=http://acs.amazonaws.com/groups/s3/LogDelivery",
+        GrantReadACP="uri=http://acs.amazonaws.com/groups/s3/LogDelivery",
+    )
+    s3.put_bucket_logging(
+        Bucket=inputs["bucket"],
+        BucketLoggingStatus={
+            "LoggingEnabled": {"TargetBucket": inputs["targetBucket"], "TargetPrefix": inputs["targetPrefix"]}
+        },
+    )
+
+
+def _table_sse(sse: dict[str, Any]) -> dict[str, Any]:
+    if sse.get("kmsKeyArn"):
+        return {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": sse["kmsKeyArn"]}
+    return {"Enabled": bool(sse["enabled"])}
+
+
 def _table_policy(session: boto3.Session, inputs: dict[str, Any]) -> None:
     session.client("dynamodb").put_resource_policy(ResourceArn=inputs["resourceArn"], Policy=inputs["policy"])
 
 
 # In dependency order: what a resource refers to is created before it.
-HANDLERS: dict[str, Callable[[boto3.Session, dict[str, Any]], None]] = {
+HANDLERS: dict[str, Callable[[boto3.Session, dict[str, Any]], Any]] = {
     "aws:iam/role:Role": _role,
     "aws:iam/rolePolicy:RolePolicy": _role_policy,
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _attachment,
     "aws:iam/instanceProfile:InstanceProfile": _instance_profile,
+    "aws:kms/key:Key": _key,
+    "aws:kms/alias:Alias": _alias,
     "aws:s3/bucket:Bucket": _bucket,
     "aws:s3/bucketVersioning:BucketVersioning": _versioning,
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _encryption,
@@ -171,6 +211,7 @@ HANDLERS: dict[str, Callable[[boto3.Session, dict[str, Any]], None]] = {
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _ownership,
     "aws:s3/bucketPolicy:BucketPolicy": _bucket_policy,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _lifecycle,
+    "aws:s3/bucketLogging:BucketLogging": _logging,
     "aws:dynamodb/table:Table": _table,
     "aws:dynamodb/resourcePolicy:ResourcePolicy": _table_policy,
 }
@@ -196,5 +237,19 @@ def materialize(run: ProgramRun) -> Materialized:
 
 def _create(result: Materialized, run: ProgramRun, reg: Registration) -> None:
     account = run.account_of(reg)
-    HANDLERS[reg.type](result.sessions[account], dict(reg.inputs))
+    inputs = _with_moto_keys(reg.inputs, result.keys)
+    made = HANDLERS[reg.type](result.sessions[account], inputs)
+    if reg.type == "aws:kms/key:Key":
+        result.keys[str(reg.state["arn"])] = made
+        result.keys[str(reg.state["keyId"])] = made.rsplit("/", 1)[-1]
     result.created.append((account, reg.type, reg.name))
+
+
+def _with_moto_keys(inputs: dict[str, Any], keys: dict[str, str]) -> dict[str, Any]:
+    """The inputs with every registered key id or ARN replaced by the key moto made for it."""
+    text = json.dumps(inputs)
+    # ARNs before bare ids: an id is part of its ARN.
+    for registered, made in sorted(keys.items(), key=lambda item: -len(item[0])):
+        text = text.replace(registered, made)
+    result: dict[str, Any] = json.loads(text)
+    return result

@@ -177,3 +177,33 @@ def test_state_mgmt_session_reaches_state_objects_and_nothing_else(world: Materi
         assert by_assumer.value.response["Error"]["Code"] == "AccessDenied"
 
     exercise()
+
+
+def test_hardened_backend_materializes_with_its_key_and_logging() -> None:
+    from tests.conftest import with_changes
+
+    backend = {"kms": {"enabled": True}, "access_logging": {"target_bucket": "org-logs-bucket"}}
+    program = run_section(with_changes(example_section(), state_backend=backend))
+    with mock_aws(config=MOTO_CONFIG):
+        world = materialize(program)
+        (key_arn,) = [v for v in world.keys.values() if v.startswith("arn:")]
+        session = world.sessions[SHARED]
+        kms = session.client("kms")
+        assert kms.get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"] is True
+        policy = json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
+        assert [s["Sid"] for s in policy["Statement"]] == [
+            "KeyAdministration",
+            "StateMgmtUse",
+            "DynamoDbOnBehalfOfAdmins",
+        ]
+        alias = next(a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == f"alias/{BUCKET}")
+        assert key_arn.endswith(alias["TargetKeyId"])
+        (rule,) = session.client("s3").get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"][
+            "Rules"
+        ]
+        assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}
+        assert rule["BucketKeyEnabled"] is True
+        sse = session.client("dynamodb").describe_table(TableName=TABLE)["Table"]["SSEDescription"]
+        assert sse["KMSMasterKeyArn"] == key_arn
+        logging = session.client("s3").get_bucket_logging(Bucket=BUCKET)["LoggingEnabled"]
+        assert logging == {"TargetBucket": "org-logs-bucket", "TargetPrefix": "terraform-state/"}
