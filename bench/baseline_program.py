@@ -1,6 +1,10 @@
 """The bare baseline: the same resources of the same types on the same providers as the program registers,
 without components, config validation or generated documents. Run under the same mock runtime as ours.
 
+The providers are configured as ours are (region, pinned account, assumed role and session name, default tags)
+and the resources get the same plain inputs (names, paths, durations, descriptions); only the policy documents
+are constant strings here, so the difference to ours is what ours adds: components, validation, documents.
+
 Reads the number of application accounts from the config key ``bench:accounts``.
 """
 
@@ -26,15 +30,22 @@ for i, name in enumerate(names):
         region="us-east-1",
         allowed_account_ids=[account],
         assume_roles=[
-            aws.ProviderAssumeRoleArgs(role_arn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole")
+            aws.ProviderAssumeRoleArgs(
+                role_arn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+                session_name="iam-federation-pulumi",
+            )
         ],
+        default_tags=aws.ProviderDefaultTagsArgs(
+            tags={"Project": "iam-federation", "ManagedBy": "pulumi/iam-federation"}
+        ),
     )
 
 shared = pulumi.ResourceOptions(provider=providers["shared"])
-assumer = aws.iam.Role("assumer-role", name="assumer", assume_role_policy=TRUST, opts=shared)
+ROLE = {"path": "/", "max_session_duration": 3600, "description": "Role of the benchmark baseline."}
+assumer = aws.iam.Role("assumer-role", name="assumer", assume_role_policy=TRUST, opts=shared, **ROLE)
 aws.iam.RolePolicy("assumer-policy", role=assumer.name, policy=POLICY, opts=shared)
 aws.iam.InstanceProfile("assumer-profile", name="assumer", role=assumer.name, opts=shared)
-state_mgmt = aws.iam.Role("state-mgmt-role", name="state-mgmt", assume_role_policy=TRUST, opts=shared)
+state_mgmt = aws.iam.Role("state-mgmt-role", name="state-mgmt", assume_role_policy=TRUST, opts=shared, **ROLE)
 aws.iam.RolePolicy("state-mgmt-policy", role=state_mgmt.name, policy=POLICY, opts=shared)
 bucket = aws.s3.Bucket("bucket", bucket="terraform-state", opts=shared)
 aws.s3.BucketVersioning(
@@ -80,7 +91,7 @@ aws.dynamodb.ResourcePolicy("table-policy", resource_arn=table.arn, policy=POLIC
 for name in names:
     parent = pulumi.ComponentResource("bench:index:Doer", f"doer-{name}") if COMPONENTS else None
     opts = pulumi.ResourceOptions(provider=providers[name], parent=parent)
-    role = aws.iam.Role(f"doer-{name}-role", name="doer", assume_role_policy=TRUST, opts=opts)
+    role = aws.iam.Role(f"doer-{name}-role", name="doer", assume_role_policy=TRUST, opts=opts, **ROLE)
     aws.iam.RolePolicyAttachment(
         f"doer-{name}-admin", role=role.name, policy_arn="arn:aws:iam::aws:policy/AdministratorAccess", opts=opts
     )
