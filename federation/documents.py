@@ -50,9 +50,9 @@ def doer_state_access(state_mgmt_arn: str, trust_doers: bool) -> PolicyDocument:
     return iam_policies.doer_state_access_policy(state_mgmt_arn=state_mgmt_arn, allowed=trust_doers)
 
 
-def state_mgmt_trust(config: FederationConfig, assumer_arn: str) -> PolicyDocument:
+def state_mgmt_trust(config: FederationConfig) -> PolicyDocument:
     return sb_policies.state_mgmt_trust_policy(
-        assumer_arn=assumer_arn,
+        assumer_arn=names.assumer_arn(config),
         trust_doers=config.state_backend.state_mgmt_trusts_doers,
         doer_path=config.roles.doer.path,
         doer_name=config.roles.doer.name,
@@ -98,7 +98,7 @@ def all_documents(config: FederationConfig) -> dict[str, PolicyDocument]:
         "assumer trust policy": assumer_trust(config),
         "assumer inline policy": assumer_permissions(config),
         "doer trust policy": doer_trust(assumer),
-        "state-mgmt trust policy": state_mgmt_trust(config, assumer),
+        "state-mgmt trust policy": state_mgmt_trust(config),
         "state-mgmt inline policy": state_mgmt_permissions(config, key),
         "bucket policy": bucket_policy(config),
         "lock table policy": lock_table_policy(config, lock_table_arn(config)),

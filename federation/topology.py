@@ -82,7 +82,6 @@ def build_shared_topology(config: FederationConfig) -> Topology:
         StateBackendArgs(
             config=config,
             provider=shared_provider,
-            assumer_arn=assumer.role.arn,
             shared_doer_arn=doers[config.shared_account.name].role.arn,
         ),
     )

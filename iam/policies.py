@@ -111,26 +111,26 @@ def assumer_permissions_policy(
     }
 
 
-def doer_trust_policy(*, assumer_arn: str) -> PolicyDocument:
-    """Trust of a doer: the assumer role only.
+def assumer_statement(assumer_arn: str) -> dict[str, Any]:
+    """Trust statement admitting the assumer role only (sessions of it, from the CI runners or SSO users).
 
     The principal is the assumer's account, narrowed to the assumer's ARN by a condition, rather than the role ARN
     itself: IAM turns a role-ARN principal into the role's unique id, so a re-created assumer would leave every
-    doer trusting a stale id, and a first deployment would have to create the assumer before any doer.
+    trusting role with a stale id, and a first deployment would have to create the assumer before them.
     """
     account, partition = assumer_arn.split(":")[4], assumer_arn.split(":")[1]
     return {
-        "Version": VERSION,
-        "Statement": [
-            {
-                "Sid": "Assumer",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
-                "Action": ASSUME_ACTIONS,
-                "Condition": {"ArnEquals": {"aws:PrincipalArn": assumer_arn}},
-            }
-        ],
+        "Sid": "Assumer",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+        "Action": ASSUME_ACTIONS,
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": assumer_arn}},
     }
+
+
+def doer_trust_policy(*, assumer_arn: str) -> PolicyDocument:
+    """Trust of a doer: the assumer role only."""
+    return {"Version": VERSION, "Statement": [assumer_statement(assumer_arn)]}
 
 
 def doer_state_access_policy(*, state_mgmt_arn: str, allowed: bool) -> PolicyDocument:

@@ -18,7 +18,6 @@ from iam.providers import child_options
 class StateBackendArgs:
     config: FederationConfig
     provider: aws.Provider
-    assumer_arn: pulumi.Input[str]
     # The shared account's doer administers the optional state key, so it must exist before the key's policy.
     shared_doer_arn: pulumi.Input[str]
 
@@ -66,9 +65,7 @@ class StateBackend(pulumi.ComponentResource):
             name=settings.name,
             path=settings.path,
             max_session_duration=settings.max_session_duration,
-            assume_role_policy=pulumi.Output.from_input(self._args.assumer_arn).apply(
-                lambda arn: json.dumps(documents.state_mgmt_trust(config, arn))
-            ),
+            assume_role_policy=json.dumps(documents.state_mgmt_trust(config)),
             description="Reads and writes Terraform state and lock items in the central backend; nothing else.",
             opts=self._opts(),
         )

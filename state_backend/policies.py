@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from iam.policies import ASSUME_ACTIONS, VERSION, PolicyDocument, any_account_role_arn
+from iam.policies import ASSUME_ACTIONS, VERSION, PolicyDocument, any_account_role_arn, assumer_statement
 
 # What Terraform's S3 backend needs on state objects, its .tflock files (use_lockfile) included.
 STATE_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
@@ -118,9 +116,7 @@ def state_mgmt_trust_policy(
     partition: str = "aws",
 ) -> PolicyDocument:
     """Trust of state-mgmt: the assumer, and (Terragrunt's iam_role chain) the doer role of any organization account."""
-    statements: list[dict[str, Any]] = [
-        {"Sid": "Assumer", "Effect": "Allow", "Principal": {"AWS": assumer_arn}, "Action": ASSUME_ACTIONS}
-    ]
+    statements = [assumer_statement(assumer_arn)]
     if trust_doers:
         # Matching by role name within the organization keeps this document the same size at 1 or 1,000 accounts.
         statements.append(

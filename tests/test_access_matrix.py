@@ -124,7 +124,9 @@ def drop_sso_arnlike(model: IamModel) -> None:
 
 
 def widen_state_mgmt_trust_to_star(model: IamModel) -> None:
-    _statement(model.roles["state-backend-state-mgmt-role"].trust, "Assumer")["Principal"] = {"AWS": "*"}
+    statement = _statement(model.roles["state-backend-state-mgmt-role"].trust, "Assumer")
+    statement["Principal"] = {"AWS": "*"}
+    del statement["Condition"]
 
 
 def widen_doer_trust_to_star(model: IamModel) -> None:

@@ -88,7 +88,8 @@ def test_state_mgmt_trust_with_and_without_doers() -> None:
     kwargs = {"assumer_arn": ASSUMER, "doer_path": "/ci/", "doer_name": "doer", "organization_id": ORG}
     assumer_only = statements(sb_policies.state_mgmt_trust_policy(trust_doers=False, **kwargs))  # type: ignore[arg-type]
     assert set(assumer_only) == {"Assumer"}
-    assert assumer_only["Assumer"]["Principal"] == {"AWS": ASSUMER}
+    assert assumer_only["Assumer"] == iam_policies.doer_trust_policy(assumer_arn=ASSUMER)["Statement"][0]
+    assert assumer_only["Assumer"]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": ASSUMER}}
     both = statements(sb_policies.state_mgmt_trust_policy(trust_doers=True, **kwargs))  # type: ignore[arg-type]
     doers = both["DoersInOrganization"]
     # A "*" principal is only acceptable with both narrowing conditions.

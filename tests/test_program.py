@@ -184,7 +184,8 @@ def test_state_mgmt_trusting_only_the_assumer_denies_doers_the_way(section: dict
     role = one(run, "aws:iam/role:Role", "state-backend-state-mgmt-role")
     trust = statements(doc(role.inputs["assumeRolePolicy"]))
     assert set(trust) == {"Assumer"}
-    assert trust["Assumer"]["Principal"] == {"AWS": ASSUMER_ARN}
+    assert trust["Assumer"]["Principal"] == {"AWS": f"arn:aws:iam::{SHARED_ID}:root"}
+    assert trust["Assumer"]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": ASSUMER_ARN}}
     for name in ACCOUNTS:
         access = one(run, "aws:iam/rolePolicy:RolePolicy", f"doer-{name}-state-access")
         (statement,) = doc(access.inputs["policy"])["Statement"]
@@ -262,7 +263,8 @@ def test_state_mgmt_role(example_run: ProgramRun) -> None:
     role = one(example_run, "aws:iam/role:Role", "state-backend-state-mgmt-role")
     assert role.state["arn"] == STATE_MGMT_ARN
     trust = statements(doc(role.inputs["assumeRolePolicy"]))
-    assert trust["Assumer"]["Principal"] == {"AWS": ASSUMER_ARN}
+    assert trust["Assumer"]["Principal"] == {"AWS": f"arn:aws:iam::{SHARED_ID}:root"}
+    assert trust["Assumer"]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": ASSUMER_ARN}}
     assert trust["DoersInOrganization"]["Condition"]["ArnLike"] == {
         "aws:PrincipalArn": "arn:aws:iam::*:role/infrastructure-doer-role"
     }
