@@ -107,8 +107,9 @@ Tags = dict[
 
 
 class _Model(BaseModel):
-    # Unknown keys are typos until proven otherwise.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Unknown keys are typos until proven otherwise. defer_build: a stack validates one top-level model, so build
+    # validators when it does, not for every model at import (a fixed cost in every `pulumi up`).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Account(_Model):

@@ -22,13 +22,10 @@ class AssumerRoleArgs:
 class AssumerRole(pulumi.ComponentResource):
     """Role + inline policy + instance profile. It may assume the doers and state-mgmt, and nothing else."""
 
-    role: aws.iam.Role
-    instance_profile: aws.iam.InstanceProfile
-
     def __init__(self, name: str, args: AssumerRoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iam-federation:iam:AssumerRole", name, None, opts)
         settings = args.config.roles.assumer
-        self.role = aws.iam.Role(
+        self.role: aws.iam.Role = aws.iam.Role(
             f"{name}-role",
             name=settings.name,
             path=settings.path,
@@ -44,7 +41,7 @@ class AssumerRole(pulumi.ComponentResource):
             policy=json.dumps(documents.assumer_permissions(args.config)),
             opts=child_options(self, args.provider),
         )
-        self.instance_profile = aws.iam.InstanceProfile(
+        self.instance_profile: aws.iam.InstanceProfile = aws.iam.InstanceProfile(
             f"{name}-instance-profile",
             name=args.config.ci.instance_profile_name,
             path=settings.path,

@@ -51,14 +51,14 @@ def policy_json(build: Callable[..., PolicyDocument], *inputs: pulumi.Input[Any]
 class DoerRole(pulumi.ComponentResource):
     """Role trusted by the assumer only, with the configured managed policies attached."""
 
-    role: aws.iam.Role
-
+    # Attributes are declared in __init__, not on the class: the SDK resolves a component class's annotations
+    # (typing.get_type_hints) on every registration, and there is one DoerRole per account.
     def __init__(self, name: str, args: DoerRoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iam-federation:iam:DoerRole", name, None, opts)
         policies = args.policies
         # retain_on_delete lets an account move to another stack without its doer being deleted in AWS.
         keep = {"retain_on_delete": True} if args.account.retain_on_delete else {}
-        self.role = aws.iam.Role(
+        self.role: aws.iam.Role = aws.iam.Role(
             f"{name}-role",
             name=args.shared.doer_name,
             path=args.shared.doer_path,

@@ -25,11 +25,8 @@ class StateBackendArgs:
 class StateBackend(pulumi.ComponentResource):
     """One bucket for every account's state, the lock table, and the only role that may touch them."""
 
-    bucket: aws.s3.Bucket
-    table: aws.dynamodb.Table
-    state_mgmt_role: aws.iam.Role
-    key: aws.kms.Key | None
-
+    # No class-level annotations on components: the SDK evaluates them (get_type_hints) on every registration,
+    # and `aws.kms.Key` there would import pulumi_aws.kms even when no key is configured.
     def __init__(self, name: str, args: StateBackendArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iam-federation:state_backend:StateBackend", name, None, opts)
         self._name = name
@@ -40,11 +37,11 @@ class StateBackend(pulumi.ComponentResource):
         # resource is ever dropped from the program on purpose.
         self._stateful: dict[str, Any] = {"protect": guard, "retain_on_delete": guard}
 
-        self.state_mgmt_role = self._state_mgmt_role()
-        self.key = self._key() if config.state_backend.kms.enabled else None
+        self.state_mgmt_role: aws.iam.Role = self._state_mgmt_role()
+        self.key: aws.kms.Key | None = self._key() if config.state_backend.kms.enabled else None
         self._state_mgmt_access()
-        self.bucket = self._bucket()
-        self.table = self._table()
+        self.bucket: aws.s3.Bucket = self._bucket()
+        self.table: aws.dynamodb.Table = self._table()
         self.register_outputs(
             {
                 "bucket_name": self.bucket.bucket,
