@@ -44,7 +44,9 @@ _ROLE_PATH_RE = re.compile(r"^/(?:[\w+=,.@-]+/)*$")
 _SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$")
 _ACCOUNT_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 _ORG_ID_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
-_REGION_RE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$")
+# Regions of the `aws` partition only: every ARN the program writes says arn:aws:, so a GovCloud, China or ISO
+# region would get policies naming principals that cannot exist there.
+_REGION_RE = re.compile(r"^(?!cn-)[a-z]{2}-[a-z]+-\d$")
 _POLICY_ARN_RE = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(?:aws|\d{12}):policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$")
 _PRINCIPAL_ARN_RE = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::\d{12}:(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 _PERMISSION_SET_RE = re.compile(rf"^[\w+=,.@-]{{1,{PERMISSION_SET_NAME_MAX}}}$")
@@ -96,7 +98,10 @@ PrincipalArn = Annotated[
 PermissionSetName = Annotated[
     _Str, _matching(_PERMISSION_SET_RE, "a permission set name: 1-32 characters of [\\w+=,.@-]")
 ]
-Region = Annotated[_Str, _matching(_REGION_RE, "an AWS region such as us-east-1")]
+Region = Annotated[
+    _Str,
+    _matching(_REGION_RE, "an AWS region of the aws partition such as us-east-1 (not GovCloud, China or ISO)"),
+]
 SessionSeconds = Annotated[int, Field(ge=SESSION_MIN_SECONDS, le=SESSION_MAX_SECONDS)]
 
 

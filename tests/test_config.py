@@ -123,6 +123,10 @@ def test_other_namespaces_are_ignored(section: dict[str, Any]) -> None:
         ),
         ({"organization_id": "org-1"}, "iam-federation:organization_id = 'org-1': must be an AWS Organizations id"),
         ({"region": "mars-1"}, "iam-federation:region = 'mars-1': must be an AWS region"),
+        # Other partitions: every ARN the program writes is arn:aws:.
+        ({"region": "us-gov-west-1"}, "iam-federation:region = 'us-gov-west-1': must be an AWS region of the aws"),
+        ({"region": "cn-north-1"}, "iam-federation:region = 'cn-north-1': must be an AWS region of the aws partition"),
+        ({"sso": {"region": "us-isob-east-1"}}, "iam-federation:sso.region = 'us-isob-east-1': must be an AWS region"),
         ({"providers": {"mode": "admin"}}, "iam-federation:providers.mode = 'admin': Input should be 'bootstrap'"),
         ({"roles": {"doer": {"nmae": "x"}}}, "iam-federation:roles.doer.nmae: unknown key (check the spelling)"),
         ({"acounts": []}, "iam-federation:acounts: unknown key (check the spelling)"),
@@ -133,6 +137,12 @@ def test_other_namespaces_are_ignored(section: dict[str, Any]) -> None:
 def test_bad_config_names_key_and_value(section: dict[str, Any], change: dict[str, Any], expected: str) -> None:
     problems = problems_of(with_changes(section, **change))
     assert any(expected in p for p in problems), problems
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-central-2", "ap-southeast-5", "il-central-1", "mx-central-1"])
+def test_regions_of_the_aws_partition_are_accepted(section: dict[str, Any], region: str) -> None:
+    config = config_of(with_changes(section, region=region))
+    assert config.region == region
 
 
 def test_every_problem_is_reported_at_once(section: dict[str, Any]) -> None:
