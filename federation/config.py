@@ -36,6 +36,7 @@ INLINE_POLICIES_PER_ROLE_MAX = 10240
 BUCKET_POLICY_MAX = 20480
 DYNAMODB_RESOURCE_POLICY_MAX = 20480
 KMS_KEY_POLICY_MAX = 32768
+SCP_MAX = 5120
 # An SSO role is AWSReservedSSO_<permission set>_<16 characters>, and a role name is at most 64 characters.
 PERMISSION_SET_NAME_MAX = 32
 
@@ -211,11 +212,19 @@ class SsoSettings(_Model):
     session_name: Annotated[_Str, _matching(re.compile(r"^[\w-]{1,64}$"), "a word")] = "sso"
 
 
+VpcId = Annotated[_Str, _matching(re.compile(r"^vpc-[0-9a-f]{8,17}$"), "a VPC id such as vpc-0a1b2c3d4e5f67890")]
+
+
 class CiSettings(_Model):
     """The CI side: the instance profile of the self-hosted runners and extra trusted principals."""
 
     instance_profile_name: RoleName = "infrastructure-assumer"
     extra_trusted_principal_arns: list[PrincipalArn] = Field(default_factory=list, max_length=20)
+    runner_vpc_ids: list[VpcId] = Field(
+        default_factory=list,
+        max_length=10,
+        description="VPCs of the runners: the assumer's instance credentials work only from these (data perimeter).",
+    )
 
 
 class ProviderSettings(_Model):
@@ -265,6 +274,16 @@ class StateBackendSettings(_Model):
     state_mgmt_trusts_doers: bool = Field(
         True,
         description="Let doer sessions assume state-mgmt (Terragrunt iam_role chain); false: only the assumer.",
+    )
+    isolate_accounts: bool = Field(
+        True,
+        description="State keys start with the account id and a state-mgmt session reaches one account's keys only. "
+        "false is the legacy layout (any key, any session) and must be accepted as risk 'shared-state-sessions'.",
+    )
+    readable_state: list[AccountName] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Accounts (by name) whose state every account may read, e.g. the shared account's outputs.",
     )
 
 
@@ -323,6 +342,74 @@ def _stack_size_problems(stack: StackSettings, providers: int) -> list[str]:
     ]
 
 
+OrgTargetId = Annotated[
+    _Str,
+    _matching(
+        re.compile(r"^(?:r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|\d{12})$"),
+        "an organization root (r-...), OU (ou-...-...) or account id",
+    ),
+]
+PrincipalArnPattern = Annotated[
+    _Str,
+    _matching(
+        re.compile(r"^arn:aws:iam::(?:\d{12}|\*):(?:role|user)/[\w+=,.@*/-]{1,512}$"),
+        "an IAM role or user ARN, '*' allowed in the account and name (arn:aws:iam::<id|*>:role/...)",
+    ),
+]
+
+
+class OrganizationGuardSettings(_Model):
+    """Optional SCP protecting the federation's roles (needs the management account or a delegated administrator)."""
+
+    enabled: bool = False
+    target_ids: list[OrgTargetId] = Field(
+        default_factory=list, max_length=20, description="Where the SCP is attached: the root, OUs or accounts."
+    )
+    runner_launcher_arns: list[PrincipalArnPattern] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Who besides the deployers may pass the runners' role to EC2 (e.g. the runner fleet's launcher).",
+    )
+    role_name: RoleName | None = Field(
+        None,
+        description="Role the guard's provider assumes in management_account_id; none: the credentials of the run.",
+    )
+
+    @model_validator(mode="after")
+    def _targets_when_enabled(self) -> OrganizationGuardSettings:
+        if self.enabled and not self.target_ids:
+            raise ValueError("target_ids: name at least one root, OU or account to attach the guard to")
+        return self
+
+
+# Risks a config may take on knowingly. Each widens reach beyond the promise; the plan prints it by this name.
+RISKS: dict[str, str] = {
+    "shared-state-sessions": "state_backend.isolate_accounts = false: a doer session (so an application account's "
+    "admin) reads and writes every account's state",
+    "non-admin-permission-set": "sso.permission_sets trusts a permission set made to lack IAM power; through the "
+    "assumer it becomes administrator of every account",
+    "extra-principal-account-admins": "ci.extra_trusted_principal_arns names a principal outside the shared and "
+    "management accounts; whoever may create or edit roles there becomes it, and so administrator of every account",
+}
+RiskName = Literal["shared-state-sessions", "non-admin-permission-set", "extra-principal-account-admins"]
+# Permission sets AWS (or common practice) makes to lack IAM power. Trusting one makes it an org admin.
+NON_ADMIN_PERMISSION_SETS = frozenset(
+    {
+        "AWSPowerUserAccess",
+        "AWSReadOnlyAccess",
+        "AWSViewOnlyAccess",
+        "ViewOnlyAccess",
+        "ReadOnlyAccess",
+        "PowerUserAccess",
+        "AWSSecurityAudit",
+        "SecurityAudit",
+        "Billing",
+        "AWSServiceCatalogEndUserAccess",
+        "AWSOrganizationsReadOnlyAccess",
+    }
+)
+
+
 class LimitSettings(_Model):
     """IAM quotas the generated documents must fit; the trust policy quota can be raised in Service Quotas."""
 
@@ -346,10 +433,28 @@ class FederationConfig(_Model):
     state_backend: StateBackendSettings = Field(default_factory=StateBackendSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     tags: Tags = Field(default_factory=dict, max_length=40)
+    management_account_id: AccountId | None = Field(
+        None, description="The organization's management account (where the organization guard is written)."
+    )
+    organization_guard: OrganizationGuardSettings = Field(default_factory=OrganizationGuardSettings)
+    accepted_risks: list[RiskName] = Field(
+        default_factory=list,
+        description="Risks taken on knowingly (README, 'Accepted risks'); each is refused otherwise.",
+    )
 
     @model_validator(mode="after")
     def _accounts_are_distinct(self) -> FederationConfig:
         problems = _duplicate_accounts(self.accounts, self.shared_account)
+        problems += self._risk_problems()
+        names = {a.name for a in self.all_accounts}
+        for i, name in enumerate(self.state_backend.readable_state):
+            if name not in names:
+                problems.append(f"state_backend.readable_state[{i}] = {name!r}: not an account of this stack")
+        if self.organization_guard.enabled and self.management_account_id is None:
+            problems.append(
+                "organization_guard.enabled = True: management_account_id is required (the guard is an SCP written "
+                "in the management account or a delegated administrator account)"
+            )
         roles: dict[str, RoleSettings | DoerSettings] = {
             "assumer": self.roles.assumer,
             "doer": self.roles.doer,
@@ -380,6 +485,50 @@ class FederationConfig(_Model):
             raise ValueError("\n".join(problems))
         return self
 
+    def _risk_problems(self) -> list[str]:
+        accepted = set(self.accepted_risks)
+        problems: list[str] = []
+        if not self.state_backend.isolate_accounts and "shared-state-sessions" not in accepted:
+            problems.append(
+                "state_backend.isolate_accounts = False: every doer session would reach every account's state; "
+                "add 'shared-state-sessions' to accepted_risks to take that on knowingly"
+            )
+        for i, permission_set in enumerate(self.sso.permission_sets):
+            if permission_set in NON_ADMIN_PERMISSION_SETS and "non-admin-permission-set" not in accepted:
+                problems.append(
+                    f"sso.permission_sets[{i}] = {permission_set!r}: a permission set made to lack IAM power becomes "
+                    "administrator of every account through the assumer; trust admin permission sets only, or add "
+                    "'non-admin-permission-set' to accepted_risks"
+                )
+        if "extra-principal-account-admins" not in accepted:
+            for i, arn in enumerate(self.ci.extra_trusted_principal_arns):
+                if arn.split(":")[4] not in self.trust_root_accounts:
+                    problems.append(
+                        f"ci.extra_trusted_principal_arns[{i}] = {arn!r}: its account's IAM administrators could "
+                        "become it and so administrator of every account; put CI principals in the shared account, "
+                        "or add 'extra-principal-account-admins' to accepted_risks"
+                    )
+        return problems
+
+    @property
+    def trust_root_accounts(self) -> set[str]:
+        """Accounts whose IAM administrators the promise counts as the trust root."""
+        return {self.shared_account.id, *([self.management_account_id] if self.management_account_id else [])}
+
+    @property
+    def extra_principal_accounts(self) -> set[str]:
+        return {arn.split(":")[4] for arn in self.ci.extra_trusted_principal_arns} - self.trust_root_accounts
+
+    @property
+    def risks(self) -> list[str]:
+        """The accepted risks this config really takes on (an accepted risk the config does not use is no risk)."""
+        taken = {
+            "shared-state-sessions": not self.state_backend.isolate_accounts,
+            "non-admin-permission-set": any(p in NON_ADMIN_PERMISSION_SETS for p in self.sso.permission_sets),
+            "extra-principal-account-admins": bool(self.extra_principal_accounts),
+        }
+        return [risk for risk in self.accepted_risks if taken[risk]]
+
     # Derived names, so every component and output quotes the same string.
     @property
     def sso_account_id(self) -> str:
@@ -407,7 +556,17 @@ class MemberRoles(_Model):
     doer: DoerPolicies = Field(default_factory=DoerPolicies)
 
 
-SHARED_ONLY_KEYS = ("organization_id", "shared_account", "sso", "ci", "state_backend", "limits")
+SHARED_ONLY_KEYS = (
+    "organization_id",
+    "shared_account",
+    "sso",
+    "ci",
+    "state_backend",
+    "limits",
+    "management_account_id",
+    "organization_guard",
+    "accepted_risks",
+)
 
 
 class MemberConfig(_Model):

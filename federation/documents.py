@@ -39,6 +39,7 @@ def assumer_permissions(config: FederationConfig) -> PolicyDocument:
         doer_name=config.roles.doer.name,
         state_mgmt_arn=names.state_mgmt_arn(config),
         organization_id=config.organization_id,
+        runner_vpc_ids=config.ci.runner_vpc_ids,
     )
 
 
@@ -54,6 +55,7 @@ def state_mgmt_trust(config: FederationConfig) -> PolicyDocument:
     return sb_policies.state_mgmt_trust_policy(
         assumer_arn=names.assumer_arn(config),
         trust_doers=config.state_backend.state_mgmt_trusts_doers,
+        isolate_accounts=config.state_backend.isolate_accounts,
         doer_path=config.roles.doer.path,
         doer_name=config.roles.doer.name,
         organization_id=config.organization_id,
@@ -62,7 +64,12 @@ def state_mgmt_trust(config: FederationConfig) -> PolicyDocument:
 
 def state_mgmt_permissions(config: FederationConfig, kms_key_arn: str | None = None) -> PolicyDocument:
     return sb_policies.state_mgmt_permissions_policy(
-        bucket=config.bucket_name, table_arn=lock_table_arn(config), kms_key_arn=kms_key_arn
+        bucket=config.bucket_name,
+        table_arn=lock_table_arn(config),
+        region=config.region,
+        isolate_accounts=config.state_backend.isolate_accounts,
+        readable_account_ids=names.account_ids(config, config.state_backend.readable_state),
+        kms_key_arn=kms_key_arn,
     )
 
 
@@ -82,12 +89,37 @@ def state_key_policy(config: FederationConfig, shared_doer_arn: str, state_mgmt_
 
 def bucket_policy(config: FederationConfig) -> PolicyDocument:
     return sb_policies.state_bucket_policy(
-        bucket=config.bucket_name, state_mgmt_arn=names.state_mgmt_arn(config), sse_algorithm=sse_algorithm(config)
+        bucket=config.bucket_name,
+        state_mgmt_arn=names.state_mgmt_arn(config),
+        deployer_arns=names.deployer_arns(config),
+        sse_algorithm=sse_algorithm(config),
     )
 
 
 def lock_table_policy(config: FederationConfig, table_arn: str) -> PolicyDocument:
-    return sb_policies.lock_table_policy(table_arn=table_arn, state_mgmt_arn=names.state_mgmt_arn(config))
+    return sb_policies.lock_table_policy(
+        table_arn=table_arn, state_mgmt_arn=names.state_mgmt_arn(config), deployer_arns=names.deployer_arns(config)
+    )
+
+
+def organization_guard(config: FederationConfig) -> PolicyDocument:
+    roles = config.roles
+    bootstrap = ("/", config.providers.bootstrap_role_name)
+    doer = (roles.doer.path, roles.doer.name)
+    return iam_policies.organization_guard_policy(
+        protected_roles=[
+            doer,
+            (roles.assumer.path, roles.assumer.name),
+            (roles.state_mgmt.path, roles.state_mgmt.name),
+            bootstrap,
+        ],
+        # The bootstrap role deploys on the first run; each account's doer deploys (and so edits) its account's
+        # federation roles after that (providers.mode = doer).
+        deployer_roles=[bootstrap, doer],
+        runner_role=(roles.assumer.path, roles.assumer.name),
+        runner_instance_profile=(roles.assumer.path, config.ci.instance_profile_name),
+        runner_launcher_arns=config.organization_guard.runner_launcher_arns,
+    )
 
 
 def all_documents(config: FederationConfig) -> dict[str, PolicyDocument]:
@@ -109,4 +141,6 @@ def all_documents(config: FederationConfig) -> dict[str, PolicyDocument]:
     if config.state_backend.kms.enabled:
         shared_doer = names.doer_arns(config)[config.shared_account.name]
         result["state key policy"] = state_key_policy(config, shared_doer, names.state_mgmt_arn(config))
+    if config.organization_guard.enabled:
+        result["organization guard"] = organization_guard(config)
     return result

@@ -16,6 +16,7 @@ from federation.config import (
     INLINE_POLICIES_PER_ROLE_MAX,
     KMS_KEY_POLICY_MAX,
     NAMESPACE,
+    SCP_MAX,
     FederationConfig,
 )
 from federation.documents import all_documents
@@ -60,6 +61,12 @@ _LIMITS: dict[str, tuple[str, Callable[[PolicyDocument], int], int | None, str]]
     "bucket policy": ("bucket policy", iam_size, BUCKET_POLICY_MAX, "state_backend"),
     "lock table policy": ("lock table policy", _dynamodb_size, DYNAMODB_RESOURCE_POLICY_MAX, "state_backend"),
     "state key policy": ("state key policy", iam_size, KMS_KEY_POLICY_MAX, "state_backend.kms.key_admin_arns"),
+    "organization guard": (
+        "organization guard SCP",
+        iam_size,
+        SCP_MAX,
+        "organization_guard.runner_launcher_arns, roles",
+    ),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from federation.config import FederationConfig
 from iam.policies import role_arn
 
-__all__ = ["assumer_arn", "bootstrap_role_arn", "doer_arns", "role_arn", "state_mgmt_arn"]
+__all__ = ["assumer_arn", "bootstrap_role_arn", "deployer_arns", "doer_arns", "role_arn", "state_mgmt_arn"]
 
 
 def assumer_arn(config: FederationConfig) -> str:
@@ -26,3 +26,18 @@ def state_mgmt_arn(config: FederationConfig) -> str:
 
 def bootstrap_role_arn(config: FederationConfig, account_id: str) -> str:
     return role_arn(account_id, "/", config.providers.bootstrap_role_name)
+
+
+def deployer_arns(config: FederationConfig) -> list[str]:
+    """The roles Pulumi runs as in the shared account: the bootstrap role (first run) and the shared doer (after).
+
+    Only they may change the state bucket's and lock table's settings; both stay listed whatever providers.mode says,
+    so switching the mode never locks Pulumi out of its own backend.
+    """
+    shared = config.shared_account
+    return [bootstrap_role_arn(config, shared.id), doer_arns(config)[shared.name]]
+
+
+def account_ids(config: FederationConfig, names: list[str]) -> list[str]:
+    ids = {account.name: account.id for account in config.all_accounts}
+    return [ids[name] for name in names]

@@ -16,7 +16,8 @@ from federation import names, snippets
 from federation.config import Account, AnyConfig, DoerPolicies, FederationConfig, MemberConfig, ProviderSettings
 from iam.assumer import AssumerRole, AssumerRoleArgs
 from iam.doer import DoerRole, DoerRoleArgs, SharedFacts
-from iam.providers import account_provider
+from iam.guard import OrganizationGuard, OrganizationGuardArgs
+from iam.providers import account_provider, management_provider
 from state_backend.backend import StateBackend, StateBackendArgs
 
 SHARED_STACK_REFERENCE = "shared-stack"
@@ -85,6 +86,16 @@ def build_shared_topology(config: FederationConfig) -> Topology:
             shared_doer_arn=doers[config.shared_account.name].role.arn,
         ),
     )
+    if config.organization_guard.enabled:
+        assert config.management_account_id is not None  # the model requires it when the guard is on
+        guard_provider = management_provider(
+            account_id=config.management_account_id,
+            role_name=config.organization_guard.role_name,
+            region=config.region,
+            session_name=config.providers.session_name,
+            tags=config.tags,
+        )
+        OrganizationGuard("organization-guard", OrganizationGuardArgs(config=config, provider=guard_provider))
     outputs: dict[str, Any] = {
         "assumer_role_arn": assumer.role.arn,
         "instance_profile_name": assumer.instance_profile.name,

@@ -88,12 +88,34 @@ def assumer_permissions_policy(
     doer_name: str,
     state_mgmt_arn: str,
     organization_id: str,
+    runner_vpc_ids: list[str] | None = None,
     partition: str = "aws",
 ) -> PolicyDocument:
-    """What the assumer may do: assume the doer role in accounts of the organization, and state-mgmt. Nothing else."""
+    """What the assumer may do: assume the doer role in accounts of the organization, and state-mgmt. Nothing else.
+
+    runner_vpc_ids binds the runners' instance credentials to their network: a session that comes from an EC2 instance
+    (any instance launched with the runners' profile, by anyone who may pass it) works only from those VPCs.
+    """
+    statements: list[dict[str, Any]] = []
+    if runner_vpc_ids:
+        statements.append(
+            {
+                "Sid": "RunnerCredentialsOnlyFromRunnerVpcs",
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
+                # ec2:SourceInstanceARN is on every request made with instance credentials, wherever they are used;
+                # aws:ec2InstanceSourceVPC is absent outside the instance, so the Deny holds for copied credentials too.
+                "Condition": {
+                    "StringNotEquals": {"aws:ec2InstanceSourceVPC": sorted(runner_vpc_ids)},
+                    "Null": {"ec2:SourceInstanceARN": "false"},
+                },
+            }
+        )
     return {
         "Version": VERSION,
         "Statement": [
+            *statements,
             {
                 "Sid": "AssumeDoersInOrganization",
                 "Effect": "Allow",
@@ -101,11 +123,77 @@ def assumer_permissions_policy(
                 "Resource": any_account_role_arn(doer_path, doer_name, partition),
                 "Condition": {"StringEquals": {"aws:ResourceOrgID": organization_id}},
             },
+            {"Sid": "AssumeStateMgmt", "Effect": "Allow", "Action": ASSUME_ACTIONS, "Resource": state_mgmt_arn},
+        ],
+    }
+
+
+# What would let someone take over, re-point or remove one of the federation's roles.
+ROLE_CHANGE_ACTIONS = [
+    "iam:AttachRolePolicy",
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+]
+INSTANCE_PROFILE_CHANGE_ACTIONS = [
+    "iam:AddRoleToInstanceProfile",
+    "iam:CreateInstanceProfile",
+    "iam:DeleteInstanceProfile",
+    "iam:RemoveRoleFromInstanceProfile",
+]
+
+
+def organization_guard_policy(
+    *,
+    protected_roles: list[tuple[str, str]],
+    deployer_roles: list[tuple[str, str]],
+    runner_role: tuple[str, str],
+    runner_instance_profile: tuple[str, str],
+    runner_launcher_arns: list[str],
+    partition: str = "aws",
+) -> PolicyDocument:
+    """SCP that keeps the federation's roles to the roles that deploy them, in every account it is attached above.
+
+    In the style of Control Tower's CT.IAM.PV.1: nobody but the deployers creates a role under a protected name,
+    edits its trust or policies, or deletes it; and only the deployers and the configured launchers may pass the
+    runners' role to EC2. Roles are given as (path, name) and matched in any account, so the size does not grow with
+    the organization. SCPs do not apply to the management account: it stays part of the trust root.
+    """
+    deployers = sorted({any_account_role_arn(path, name, partition) for path, name in deployer_roles})
+    not_a_deployer = {"ArnNotLike": {"aws:PrincipalArn": deployers}}
+    path, name = runner_instance_profile
+    return {
+        "Version": VERSION,
+        "Statement": [
             {
-                "Sid": "AssumeStateMgmt",
-                "Effect": "Allow",
-                "Action": ASSUME_ACTIONS,
-                "Resource": state_mgmt_arn,
+                "Sid": "ProtectFederationRoles",
+                "Effect": "Deny",
+                "Action": ROLE_CHANGE_ACTIONS,
+                "Resource": sorted({any_account_role_arn(p, n, partition) for p, n in protected_roles}),
+                "Condition": not_a_deployer,
+            },
+            {
+                "Sid": "ProtectRunnerInstanceProfile",
+                "Effect": "Deny",
+                "Action": INSTANCE_PROFILE_CHANGE_ACTIONS,
+                "Resource": f"arn:{partition}:iam::*:instance-profile{path}{name}",
+                "Condition": not_a_deployer,
+            },
+            {
+                "Sid": "PassRunnerRoleOnlyToLaunchers",
+                "Effect": "Deny",
+                "Action": "iam:PassRole",
+                "Resource": any_account_role_arn(*runner_role, partition),
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": sorted({*deployers, *runner_launcher_arns})}},
             },
         ],
     }

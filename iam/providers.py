@@ -56,6 +56,29 @@ def account_provider(
     )
 
 
+def management_provider(
+    *, account_id: str, role_name: str | None, region: str, session_name: str, tags: dict[str, str]
+) -> aws.Provider:
+    """The provider of the organization's management (or delegated administrator) account, for the guard's SCP.
+
+    Without role_name it uses the run's own credentials, which allowed_account_ids still pins to that account.
+    """
+    assume = (
+        [aws.ProviderAssumeRoleArgs(role_arn=names.role_arn(account_id, "/", role_name), session_name=session_name)]
+        if role_name
+        else None
+    )
+    return aws.Provider(
+        "aws-management",
+        aws.ProviderArgs(
+            region=region,
+            allowed_account_ids=[account_id],
+            assume_roles=assume,
+            default_tags=aws.ProviderDefaultTagsArgs(tags={**tags, **MANAGED_BY_TAG}),
+        ),
+    )
+
+
 def child_options(parent: pulumi.Resource, provider: aws.Provider, **extra: object) -> pulumi.ResourceOptions:
     """Options of a component's child: parented to the component, on an explicit provider, never the default."""
     return pulumi.ResourceOptions(parent=parent, provider=provider, **extra)  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from iam.policies import ASSUME_ACTIONS, VERSION, PolicyDocument, any_account_role_arn, assumer_statement
 
 # What Terraform's S3 backend needs on state objects, its .tflock files (use_lockfile) included.
@@ -25,17 +27,64 @@ KEY_ADMIN_ACTIONS = [
     "kms:ScheduleKeyDeletion",
     "kms:CancelKeyDeletion",
 ]
-# Item data actions that only state-mgmt may use on the lock table.
+# The session tag that scopes a state-mgmt session to one account's state. A doer may only pass its own account id
+# (the trust policy compares it with aws:PrincipalAccount); the assumer, part of the trust root, may pass any.
+STATE_ACCOUNT_TAG = "StateAccount"
+STATE_ACCOUNT = "${aws:PrincipalTag/" + STATE_ACCOUNT_TAG + "}"
+# Every item action of the lock table: data (incl. PartiQL, Query, Scan, batch, condition checks) and the two ways to
+# copy the items out (export, point-in-time restore). Only state-mgmt may use them.
 GUARDED_ITEM_ACTIONS = [
     "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:UpdateItem",
     "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
     "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:PartiQLSelect",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+    "dynamodb:ExportTableToPointInTime",
+    "dynamodb:RestoreTableToPointInTime",
 ]
-# Object data actions that only state-mgmt may use, whatever an identity policy in the shared account says.
-GUARDED_OBJECT_ACTIONS = ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject"]
+# Everything that changes how the lock table is kept: only the roles Pulumi runs as may.
+GUARDED_TABLE_CONFIG_ACTIONS = [
+    "dynamodb:DeleteTable",
+    "dynamodb:UpdateTable",
+    "dynamodb:PutResourcePolicy",
+    "dynamodb:DeleteResourcePolicy",
+    "dynamodb:UpdateContinuousBackups",
+    "dynamodb:UpdateTimeToLive",
+    "dynamodb:CreateTableReplica",
+    "dynamodb:DeleteTableReplica",
+    "dynamodb:EnableKinesisStreamingDestination",
+    "dynamodb:DisableKinesisStreamingDestination",
+    "dynamodb:UpdateKinesisStreamingDestination",
+    "dynamodb:TagResource",
+    "dynamodb:UntagResource",
+]
+# Every object action (s3:* on the object ARNs): reading, writing, deleting versions, restoring, replicating into the
+# bucket, multipart uploads, retention bypass. Only state-mgmt may use them.
+GUARDED_OBJECT_ACTIONS = ["s3:*"]
+# Listing keys tells which accounts and stacks exist: only state-mgmt lists, and only its own prefix.
+GUARDED_LISTING_ACTIONS = ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"]
+# Every bucket setting a guard or the data depends on: policy, versioning, lifecycle, replication, encryption, public
+# access block, ownership, logging, inventory and notification targets (both leak keys). Only Pulumi's roles may.
+GUARDED_BUCKET_CONFIG_ACTIONS = [
+    "s3:PutBucket*",
+    "s3:DeleteBucket*",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutReplicationConfiguration",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutInventoryConfiguration",
+    "s3:PutAnalyticsConfiguration",
+    "s3:PutMetricsConfiguration",
+    "s3:PutIntelligentTieringConfiguration",
+    "s3:PutAccelerateConfiguration",
+]
 
 
 def bucket_arn(bucket: str, partition: str = "aws") -> str:
@@ -47,11 +96,15 @@ def table_arn(region: str, account_id: str, table: str, partition: str = "aws") 
 
 
 def state_bucket_policy(
-    *, bucket: str, state_mgmt_arn: str, sse_algorithm: str, partition: str = "aws"
+    *, bucket: str, state_mgmt_arn: str, deployer_arns: list[str], sse_algorithm: str, partition: str = "aws"
 ) -> PolicyDocument:
-    """Bucket policy: TLS only, only state-mgmt touches state objects, no upload with another encryption."""
+    """Bucket policy: TLS only; only state-mgmt touches or lists state; only Pulumi's roles change the bucket.
+
+    deployer_arns: the roles Pulumi runs as in the shared account (the bootstrap role and the shared doer).
+    """
     bucket_resource = bucket_arn(bucket, partition)
     objects = f"{bucket_resource}/*"
+    only_state_mgmt = {"ArnNotEquals": {"aws:PrincipalArn": state_mgmt_arn}}
     return {
         "Version": VERSION,
         "Statement": [
@@ -65,13 +118,31 @@ def state_bucket_policy(
             },
             {
                 # An admin of the shared account (its doer, an SSO admin) would otherwise read and rewrite every
-                # account's state directly; the chain through state-mgmt is the only door.
+                # account's state directly; the chain through state-mgmt, scoped to one account, is the only door.
                 "Sid": "DenyStateObjectsExceptStateMgmt",
                 "Effect": "Deny",
                 "Principal": "*",
                 "Action": GUARDED_OBJECT_ACTIONS,
                 "Resource": objects,
-                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": state_mgmt_arn}},
+                "Condition": only_state_mgmt,
+            },
+            {
+                "Sid": "DenyListingExceptStateMgmt",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": GUARDED_LISTING_ACTIONS,
+                "Resource": bucket_resource,
+                "Condition": only_state_mgmt,
+            },
+            {
+                # Without this, one PutBucketPolicy, PutBucketVersioning or PutLifecycleConfiguration call of a
+                # principal with S3 power but no IAM power would lift every other guard or expire the current state.
+                "Sid": "DenyBucketConfigExceptDeployers",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": GUARDED_BUCKET_CONFIG_ACTIONS,
+                "Resource": bucket_resource,
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": sorted(deployer_arns)}},
             },
             {
                 # Default encryption covers uploads without the header; this stops one that asks for another key type.
@@ -89,8 +160,8 @@ def state_bucket_policy(
     }
 
 
-def lock_table_policy(*, table_arn: str, state_mgmt_arn: str) -> PolicyDocument:
-    """Resource policy of the lock table: only state-mgmt reads or writes lock items, as for state objects."""
+def lock_table_policy(*, table_arn: str, state_mgmt_arn: str, deployer_arns: list[str]) -> PolicyDocument:
+    """Resource policy of the lock table: only state-mgmt touches items, only Pulumi's roles change the table."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -101,7 +172,15 @@ def lock_table_policy(*, table_arn: str, state_mgmt_arn: str) -> PolicyDocument:
                 "Action": GUARDED_ITEM_ACTIONS,
                 "Resource": table_arn,
                 "Condition": {"ArnNotEquals": {"aws:PrincipalArn": state_mgmt_arn}},
-            }
+            },
+            {
+                "Sid": "DenyTableConfigExceptDeployers",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": GUARDED_TABLE_CONFIG_ACTIONS,
+                "Resource": table_arn,
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": sorted(deployer_arns)}},
+            },
         ],
     }
 
@@ -110,43 +189,116 @@ def state_mgmt_trust_policy(
     *,
     assumer_arn: str,
     trust_doers: bool,
+    isolate_accounts: bool,
     doer_path: str,
     doer_name: str,
     organization_id: str,
     partition: str = "aws",
 ) -> PolicyDocument:
-    """Trust of state-mgmt: the assumer, and (Terragrunt's iam_role chain) the doer role of any organization account."""
+    """Trust of state-mgmt: the assumer, and (Terragrunt's iam_role chain) the doer role of organization accounts.
+
+    With isolate_accounts, a doer must tag its session StateAccount = its own account id, and nothing else: the tag
+    is what state-mgmt's permissions are scoped by, so a doer (hence its account's admin) reaches its own state only.
+    """
     statements = [assumer_statement(assumer_arn)]
+    if isolate_accounts:
+        # The assumer may work on any account's state, but only through the one tag key the permissions read.
+        statements[0]["Condition"]["ForAllValues:StringEquals"] = {"aws:TagKeys": [STATE_ACCOUNT_TAG]}
     if trust_doers:
         # Matching by role name within the organization keeps this document the same size at 1 or 1,000 accounts.
+        condition: dict[str, Any] = {
+            "StringEquals": {"aws:PrincipalOrgID": organization_id},
+            "ArnLike": {"aws:PrincipalArn": any_account_role_arn(doer_path, doer_name, partition)},
+        }
+        if isolate_accounts:
+            own_account = "${aws:PrincipalAccount}"
+            condition["StringEquals"][f"aws:RequestTag/{STATE_ACCOUNT_TAG}"] = own_account
+            condition["ForAllValues:StringEquals"] = {"aws:TagKeys": [STATE_ACCOUNT_TAG]}
+            # A tag already on the caller (a transitive session tag, or a tag on the doer role itself) must say the
+            # same account: otherwise it would be carried into the state-mgmt session in place of the request's.
+            condition["StringEqualsIfExists"] = {f"aws:PrincipalTag/{STATE_ACCOUNT_TAG}": own_account}
         statements.append(
             {
                 "Sid": "DoersInOrganization",
                 "Effect": "Allow",
                 "Principal": {"AWS": "*"},
                 "Action": ASSUME_ACTIONS,
-                "Condition": {
-                    "StringEquals": {"aws:PrincipalOrgID": organization_id},
-                    "ArnLike": {"aws:PrincipalArn": any_account_role_arn(doer_path, doer_name, partition)},
-                },
+                "Condition": condition,
             }
         )
     return {"Version": VERSION, "Statement": statements}
 
 
 def state_mgmt_permissions_policy(
-    *, bucket: str, table_arn: str, kms_key_arn: str | None = None, partition: str = "aws"
+    *,
+    bucket: str,
+    table_arn: str,
+    region: str,
+    isolate_accounts: bool,
+    readable_account_ids: list[str],
+    kms_key_arn: str | None = None,
+    partition: str = "aws",
 ) -> PolicyDocument:
-    """What state-mgmt may do: list the bucket, read/write/delete state objects and lock items. Nothing else."""
+    """What state-mgmt may do: list, read, write and delete state objects and lock items. Nothing else.
+
+    With isolate_accounts, only those of the account its session is tagged with, plus read-only access to the
+    accounts whose state the config makes readable (their outputs, for dependency blocks and terraform_remote_state).
+    """
     bucket_resource = bucket_arn(bucket, partition)
-    statements = [
-        {"Sid": "ListStateBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_resource},
-        {"Sid": "StateObjects", "Effect": "Allow", "Action": STATE_OBJECT_ACTIONS, "Resource": f"{bucket_resource}/*"},
-        {"Sid": "LockItems", "Effect": "Allow", "Action": LOCK_ITEM_ACTIONS, "Resource": table_arn},
+    prefix = f"{STATE_ACCOUNT}/" if isolate_accounts else ""
+    own_prefix = {"StringLike": {"s3:prefix": [f"{prefix}*"]}} if isolate_accounts else None
+    listing: dict[str, Any] = {"Sid": "ListStatePrefix", "Effect": "Allow", "Action": "s3:ListBucket"}
+    listing["Resource"] = bucket_resource
+    if own_prefix:
+        listing["Condition"] = own_prefix
+    lock_items: dict[str, Any] = {"Sid": "LockItems", "Effect": "Allow", "Action": LOCK_ITEM_ACTIONS}
+    lock_items["Resource"] = table_arn
+    if isolate_accounts:
+        # Terraform's lock ids are "<bucket>/<state key>" (and "<bucket>/<state key>-md5").
+        lock_items["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{bucket}/{prefix}*"]}}
+    statements: list[dict[str, Any]] = [
+        listing,
+        {
+            "Sid": "StateObjects",
+            "Effect": "Allow",
+            "Action": STATE_OBJECT_ACTIONS,
+            "Resource": f"{bucket_resource}/{prefix}*",
+        },
+        lock_items,
     ]
+    if isolate_accounts and readable_account_ids:
+        readable = sorted(set(readable_account_ids))
+        statements += [
+            {
+                "Sid": "ListReadableState",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": bucket_resource,
+                "Condition": {"StringLike": {"s3:prefix": [f"{account}/*" for account in readable]}},
+            },
+            {
+                "Sid": "ReadReadableState",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": [f"{bucket_resource}/{account}/*" for account in readable],
+            },
+        ]
     if kms_key_arn:
-        statements.append({"Sid": "StateKey", "Effect": "Allow", "Action": KEY_USE_ACTIONS, "Resource": kms_key_arn})
+        statements.append(
+            {
+                "Sid": "StateKey",
+                "Effect": "Allow",
+                "Action": KEY_USE_ACTIONS,
+                "Resource": kms_key_arn,
+                # Only through the two stores: the key never decrypts a ciphertext handed to KMS directly.
+                "Condition": {"StringEquals": {"kms:ViaService": via_services(region)}},
+            }
+        )
     return {"Version": VERSION, "Statement": statements}
+
+
+def via_services(region: str) -> list[str]:
+    return [f"s3.{region}.amazonaws.com", f"dynamodb.{region}.amazonaws.com"]
 
 
 def state_key_policy(*, admin_arns: list[str], state_mgmt_arn: str, account_id: str, region: str) -> PolicyDocument:
@@ -171,6 +323,7 @@ def state_key_policy(*, admin_arns: list[str], state_mgmt_arn: str, account_id: 
                 "Principal": {"AWS": state_mgmt_arn},
                 "Action": KEY_USE_ACTIONS,
                 "Resource": "*",
+                "Condition": {"StringEquals": {"kms:ViaService": via_services(region)}},
             },
             {
                 # DynamoDB encrypts the table with the key on behalf of whoever creates or updates it.
