@@ -9,7 +9,6 @@ its matrix covers both. Every Pulumi.*.yaml beside the stack file is read to ref
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -17,9 +16,10 @@ from pathlib import Path
 import pulumi
 
 from federation.config import ConfigError, FederationConfig, MemberConfig
+from plan.escalation import analyse
 from plan.matrix import access_matrix
 from plan.model import iam_model
-from plan.report import matrix_text, mermaid, plan_text, report_json, write_png
+from plan.report import classes_text, escalation_text, matrix_text, mermaid, plan_text, write_png, write_report
 from plan.runner import ProgramRun, run_stack_file
 from plan.stacks import StackFile, cross_stack_problems, project_stacks, shared_stack_of
 
@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     accounts = [*base.accounts, *(target.config.accounts if shared is not None else [])]
     organization = base.model_copy(update={"accounts": accounts})
     matrix = access_matrix(organization, iam_model(runs[0], *runs[1:]))
+    escalation = analyse(organization, matrix)
 
     names = {a.id: a.name for a in organization.all_accounts}
     print(f"Offline plan of stack '{target.name}' ({args.stack_file}): the real program under Pulumi's mock runtime.")
@@ -71,21 +72,34 @@ def main(argv: list[str] | None = None) -> int:
     print("Nothing here ran against AWS or the Pulumi CLI.\n")
     print(plan_text(runs[-1], names))
     print()
+    print(classes_text(matrix))
+    print()
     print(matrix_text(matrix))
+    print()
+    print(escalation_text(matrix, escalation))
 
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.json").write_text(json.dumps(report_json(target.name, runs[-1], matrix), indent=2) + "\n")
+    write_report(args.out / "report.json", target.name, runs[-1], matrix, escalation)
     (args.out / "trust-graph.mmd").write_text(mermaid(matrix))
     written = ["report.json", "trust-graph.mmd"]
     if not args.no_png:
         write_png(matrix, args.out / "trust-graph.png")
         written.append("trust-graph.png")
     print(f"\nWrote {', '.join(str(args.out / w) for w in written)} in {time.perf_counter() - started:.1f} s")
+    failed = False
     if matrix.mismatches:
         print(f"FAILED: {len(matrix.mismatches)} cell(s) of the access matrix differ from the config's promise")
-        return 1
-    print(f"OK: all {len(matrix.cells)} cells of the access matrix match the config's promise")
-    return 0
+        failed = True
+    else:
+        print(f"OK: all {len(matrix.judged)} judged cells of the access matrix match the config's promise")
+    if escalation.failures:
+        first = escalation.failures[0]
+        print(f"FAILED: {len(escalation.failures)} reach(es) beyond the promise, e.g. {first.path}")
+        failed = True
+    else:
+        risks = f" (named risks: {', '.join(sorted(escalation.risks))})" if escalation.risks else ""
+        print(f"OK: no principal outside the trust root reaches beyond its own account's state{risks}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -1,71 +1,56 @@
 """The access matrix: every principal against every target, expected (from config) and actual (from the evaluator).
 
 Expected verdicts are derived from the stack config alone, by the rules of the design, never from the program's
-output. Actual verdicts come from the evaluator run on the documents the program registered.
+output. Actual verdicts come from the evaluator run on the documents the program registered. The matrix is
+evaluated on the representatives of each account class (plan.classes); each cell stands for every pair of accounts
+its class holds, which keeps the plan linear in the number of accounts.
 """
 
 from __future__ import annotations
 
-import zlib
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 from federation.config import FederationConfig
-from plan.evaluator import Document, Principal, Request, Verdict, evaluate
-from plan.model import IamModel, RoleModel
+from plan.classes import AccountClass, ClassMap, account_classes, representative_accounts
+from plan.evaluator import Request, Verdict, evaluate
+from plan.model import IamModel
+from plan.world import Account, Node, Target, World, organization_accounts
 
-ADMIN: Document = {
-    "Version": "2012-10-17",
-    "Statement": [{"Sid": "Admin", "Effect": "Allow", "Action": "*", "Resource": "*"}],
-}
-# AWS managed policies whose effect we model exactly; any other ARN is modelled as full admin (the worst case).
-KNOWN_MANAGED: dict[str, Document] = {
-    "arn:aws:iam::aws:policy/AdministratorAccess": ADMIN,
-    "arn:aws:iam::aws:policy/PowerUserAccess": {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "PowerUser",
-                "Effect": "Allow",
-                "NotAction": ["iam:*", "organizations:*", "account:*"],
-                "Resource": "*",
-            }
-        ],
-    },
-}
-SSO_SUFFIX = "a1b2c3d4e5f60718"  # 16 characters, as Identity Center makes them
-OUTSIDER_ORG = "o-outsider000"
-
-
-@dataclass(frozen=True)
-class Target:
-    key: str
-    action: str
-    resource: str
-    owner: str
-    kind: str  # "role" | "object" | "item" | "insecure"
-    context: tuple[tuple[str, str], ...] = ()
+# Targets that are steps of an escalation rather than assets: judged by where they lead (plan.escalation).
+STEP_KINDS = ("take-over", "create", "pass-role")
+STATE_DATA = ("state-read", "state-write", "state-delete", "state-lock-file", "state-list", "lock-read", "lock-write")
+READ_ONLY = ("state-read", "state-list")
 
 
 @dataclass
 class Cell:
     principal: str
     target: str
-    expected: bool
+    expected: bool | None  # None: not judged on its own (an escalation step)
     actual: bool
     decided_by: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.expected == self.actual
+        return self.expected is None or self.expected == self.actual
 
 
 @dataclass
 class Matrix:
-    principals: list[str]
-    targets: list[str]
+    world: World
+    classes: list[AccountClass]
     cells: list[Cell]
     notes: list[str]
+
+    @property
+    def principals(self) -> list[str]:
+        return list(self.world.nodes)
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.world.targets)
 
     def cell(self, principal: str, target: str) -> Cell:
         for cell in self.cells:
@@ -73,193 +58,184 @@ class Matrix:
                 return cell
         raise KeyError((principal, target))
 
+    def allowed(self, principal: str, target: str) -> bool:
+        cell = self._index.get((principal, target))
+        return cell is not None and cell.actual
+
+    @functools.cached_property
+    def _index(self) -> dict[tuple[str, str], Cell]:
+        return {(c.principal, c.target): c for c in self.cells}
+
+    @functools.cached_property
+    def class_map(self) -> ClassMap:
+        return ClassMap.of(self.classes)
+
+    @property
+    def judged(self) -> list[Cell]:
+        return [c for c in self.cells if c.expected is not None]
+
     @property
     def mismatches(self) -> list[Cell]:
         return [c for c in self.cells if not c.ok]
 
+    def stands_for(self, cell: Cell) -> int:
+        """How many cells of the whole organization this representative cell decides."""
+        return _members(self, self.world.nodes[cell.principal].subject, self.world.targets[cell.target].subject)
+
     def as_dict(self) -> dict[str, Any]:
         return {
-            "principals": self.principals,
-            "targets": self.targets,
-            "notes": self.notes,
-            "cells": [
+            "classes": [
                 {
-                    "principal": c.principal,
-                    "target": c.target,
-                    "expected": "allow" if c.expected else "deny",
-                    "actual": "allow" if c.actual else "deny",
-                    "ok": c.ok,
-                    "decided_by": c.decided_by,
+                    "class": c.key,
+                    "members": [a.name for a in c.members],
+                    "representatives": [a.name for a in c.representatives],
                 }
-                for c in self.cells
+                for c in self.classes
             ],
+            "notes": self.notes,
         }
 
 
-@dataclass(frozen=True)
-class Actor:
-    """A principal of the matrix, with the role it speaks for (``kind``) used by the expected rules."""
+def _members(matrix: Matrix, first: str, second: str) -> int:
+    """Pairs of accounts (a, b) whose representatives are (first, second), by class sizes and equality."""
+    class_of = matrix.class_map.class_of
+    cls_a, cls_b = class_of.get(first), class_of.get(second)
+    if cls_a is None or cls_b is None:
+        return 1
 
-    principal: Principal
-    kind: str  # ec2 | assumer | sso | doer | state-mgmt | extra | outsider
-    account_name: str | None = None
+    def weight(cls: AccountClass, account: str) -> int:
+        # A small class is its own representatives; a large one is counted once, on its first representative.
+        if len(cls.members) <= len(cls.representatives):
+            return 1
+        return len(cls.members) if account == cls.representatives[0].id else 0
 
-
-def _free_account(config: FederationConfig, seed: str) -> str:
-    used = {a.id for a in config.all_accounts} | {config.sso_account_id}
-    candidate = zlib.crc32(seed.encode()) % 10**12
-    while f"{candidate:012d}" in used:
-        candidate = (candidate + 1) % 10**12
-    return f"{candidate:012d}"
-
-
-def _sso_arn(account: str, permission_set: str, region: str | None = None) -> str:
-    path = "aws-reserved/sso.amazonaws.com/" + (f"{region}/" if region else "")
-    return f"arn:aws:iam::{account}:role/{path}AWSReservedSSO_{permission_set}_{SSO_SUFFIX}"
-
-
-def _role_policies(role: RoleModel) -> tuple[tuple[str, Document], ...]:
-    managed = [(arn.rsplit("/", 1)[-1], KNOWN_MANAGED.get(arn, ADMIN)) for arn in role.managed_arns]
-    return tuple([*managed, *sorted(role.inline.items())])
+    if cls_a is cls_b and len(cls_a.members) > len(cls_a.representatives):
+        reps = [a.id for a in cls_a.representatives]
+        size = len(cls_a.members)
+        if first != reps[0]:
+            return 0  # the other representatives repeat what the first one decides
+        return size if second == first else size * (size - 1) if second == reps[1] else 0
+    return weight(cls_a, first) * weight(cls_b, second)
 
 
-def actors(config: FederationConfig, model: IamModel) -> list[Actor]:
-    """Everyone who might knock: the intended callers and the ones who must be turned away."""
-    org = config.organization_id
-    roles = model.roles
-    admin = (("AdministratorAccess", ADMIN),)
-    result = [
-        Actor(Principal("ec2-service", "ec2.amazonaws.com", service=True), "ec2"),
-        Actor(
-            Principal("ci-runner(assumer)", roles["assumer-role"].arn, org, _role_policies(roles["assumer-role"])),
-            "assumer",
-        ),
-    ]
-    sets = config.sso.permission_sets
-    for ps in sets:
-        result.append(Actor(Principal(f"sso:{ps}", _sso_arn(config.sso_account_id, ps), org, admin), "sso"))
-    if sets:
-        ps = sets[0]
-        result.append(
-            Actor(
-                Principal(f"sso:{ps}(regional path)", _sso_arn(config.sso_account_id, ps, "eu-west-1"), org, admin),
-                "sso",
-            )
-        )
-        if len(ps) <= 30:
-            lookalike = f"{ps}_x"
-            result.append(
-                Actor(Principal(f"sso:{lookalike}", _sso_arn(config.sso_account_id, lookalike), org, admin), "outsider")
-            )
-        if config.accounts:
-            app = config.accounts[0]
-            result.append(Actor(Principal(f"sso:{ps}@{app.name}", _sso_arn(app.id, ps), org, admin), "outsider"))
-    unconfigured = next(p for p in ("AWSReadOnlyAccess", "UnconfiguredPermissionSet") if p not in sets)
-    result.append(
-        Actor(Principal(f"sso:{unconfigured}", _sso_arn(config.sso_account_id, unconfigured), org, admin), "outsider")
-    )
-    for arn in config.ci.extra_trusted_principal_arns:
-        result.append(Actor(Principal(f"extra:{arn.rsplit('/', 1)[-1]}", arn, org, admin), "extra"))
-    for account in config.all_accounts:
-        role = roles[f"doer-{account.name}-role"]
-        result.append(
-            Actor(Principal(f"doer:{account.name}", role.arn, org, _role_policies(role)), "doer", account.name)
-        )
-    state_mgmt = roles["state-backend-state-mgmt-role"]
-    result.append(Actor(Principal("state-mgmt", state_mgmt.arn, org, _role_policies(state_mgmt)), "state-mgmt"))
-    member = config.accounts[0].id if config.accounts else config.shared_account.id
-    result.append(Actor(Principal("org-member-admin", f"arn:aws:iam::{member}:role/ops-admin", org, admin), "outsider"))
-    outside = _free_account(config, "outsider")
-    result.append(
-        Actor(Principal("outsider-admin", f"arn:aws:iam::{outside}:role/attacker", OUTSIDER_ORG, admin), "outsider")
-    )
+def request_for(target: Target, action: str) -> Request:
+    return Request(action, target.resource, target.owner_account, target.policy, target.context)
+
+
+def verdict(node: Node, target: Target, explain: bool = True) -> Verdict:
+    """Every action of the target must be allowed (AssumeRole with session tags needs sts:TagSession as well)."""
+    reasons: list[str] = []
+    for action in target.actions:
+        result = evaluate(node.principal, request_for(target, action), explain)
+        reasons += result.decided_by
+        if not result.allowed:
+            return Verdict(False, reasons)
+    return Verdict(True, reasons)
+
+
+def applies(node: Node, target: Target) -> bool:
+    if node.service:
+        return target.kind == "assume"  # a service principal only assumes roles
+    if target.same_account_only:
+        return node.account.id == target.owner_account  # IAM calls act in the caller's own account
+    return True
+
+
+def expected(config: FederationConfig, world: World, node: Node, target: Target) -> bool | None:
+    """The design's promise for one request, from config alone."""
+    kind = target.kind
+    if kind in STEP_KINDS or target.key.startswith("assume:bootstrap@"):
+        return None
+    vpc_bound = bool(config.ci.runner_vpc_ids)
+    assumer = node.kind == "assumer" or (node.kind == "assumer-foreign" and not vpc_bound)
+    isolate = config.state_backend.isolate_accounts
+    if kind == "assume":
+        if target.key == "assume:assumer":
+            return node.kind in ("ec2", "sso", "extra")
+        return assumer  # a doer: the assumer's sessions only
+    if kind == "assume-state":
+        doer = doer_named(config, node) and config.state_backend.state_mgmt_trusts_doers
+        return assumer or (doer and (not isolate or node.account.id == target.subject))
+    if kind in STATE_DATA:
+        if node.kind != "state-mgmt":
+            return False
+        readable = {a.id for a in config.all_accounts if a.name in config.state_backend.readable_state}
+        return not isolate or node.about == target.subject or (kind in READ_ONLY and target.subject in readable)
+    if kind == "guard":
+        return node.key in deployers(world)
+    if kind == "key-use":
+        return node.kind == "state-mgmt"
+    if kind == "key-admin":
+        return node.key in deployers(world)
+    return False  # plain http, whole-table reads, direct key use, destroying a version: nobody
+
+
+def doer_named(config: FederationConfig, node: Node) -> bool:
+    """A role with the doer's path and name in an organization account: state-mgmt trusts it by that name alone.
+
+    An account this stack does not manage may create one; with isolation it reaches that account's own (empty)
+    state prefix only, which the promise allows. The organization guard stops the creation itself.
+    """
     doer = config.roles.doer
-    namesake = f"arn:aws:iam::{outside}:role{doer.path}{doer.name}"
-    result.append(Actor(Principal("outsider-doer-namesake", namesake, OUTSIDER_ORG, admin), "outsider"))
-    return result
+    in_org = node.account.org == config.organization_id
+    # A role created without policies has no identity permission to assume anything in another account.
+    powered = node.kind == "doer" or (node.kind == "created" and bool(node.principal.identity_policies))
+    return in_org and powered and node.principal.arn.endswith(f":role{doer.path}{doer.name}")
 
 
-def targets(config: FederationConfig, model: IamModel) -> list[Target]:
-    org = (("aws:ResourceOrgID", config.organization_id),)
-    roles = model.roles
-    shared = config.shared_account.id
-    result = [Target("assume:assumer", "sts:AssumeRole", roles["assumer-role"].arn, shared, "role", org)]
-    for account in config.all_accounts:
-        role = roles[f"doer-{account.name}-role"]
-        result.append(Target(f"assume:doer:{account.name}", "sts:AssumeRole", role.arn, account.id, "role", org))
-    result.append(
-        Target("assume:state-mgmt", "sts:AssumeRole", roles["state-backend-state-mgmt-role"].arn, shared, "role", org)
-    )
-    key = f"{config.accounts[0].name if config.accounts else config.shared_account.name}/terraform.tfstate"
-    objects = f"arn:aws:s3:::{model.bucket_name}/"
-    for suffix in ("", ".tflock"):
-        for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
-            result.append(
-                Target(f"{action} {key}{suffix}", action, objects + key + suffix, model.bucket_account, "object")
-            )
-    for action in ("dynamodb:PutItem", "dynamodb:DeleteItem"):
-        result.append(Target(f"{action} lock", action, model.table_arn, model.table_account, "item"))
-    result.append(
-        Target(
-            f"s3:GetObject {key} over http",
-            "s3:GetObject",
-            objects + key,
-            model.bucket_account,
-            "insecure",
-            (("aws:SecureTransport", "false"),),
-        )
-    )
-    return result
+def deployers(world: World) -> set[str]:
+    """The nodes Pulumi runs as in the shared account (bootstrap role, shared doer): they alone change the backend."""
+    name = world.shared.name
+    return {f"doer@{name}", f"bootstrap@{name}"}
 
 
-def expected(config: FederationConfig, actor: Actor, target: Target) -> bool:
-    """The design's promise, from config alone: who may reach what."""
-    if target.kind == "role":
-        to = target.key.removeprefix("assume:")
-        if actor.kind in ("ec2", "sso", "extra"):
-            return to == "assumer"
-        if actor.kind == "assumer":
-            return to == "state-mgmt" or to.startswith("doer:")
-        if actor.kind == "doer":
-            return to == "state-mgmt" and config.state_backend.state_mgmt_trusts_doers
-        return False
-    if target.kind in ("object", "item"):
-        return actor.kind == "state-mgmt"
-    return False  # plain-http requests: nobody
-
-
-def _request(target: Target, model: IamModel) -> Request:
-    if target.kind == "role":
-        role = next(r for r in model.roles.values() if r.arn == target.resource)
-        policy: Document | None = role.trust
-    elif target.kind == "item":
-        policy = model.table_policy
-    else:
-        policy = model.bucket_policy
-    return Request(target.action, target.resource, target.owner, policy, target.context)
-
-
-def access_matrix(config: FederationConfig, model: IamModel) -> Matrix:
-    everyone = actors(config, model)
-    all_targets = targets(config, model)
-    cells: list[Cell] = []
-    for actor in everyone:
-        for target in all_targets:
-            if actor.kind == "ec2" and target.kind != "role":
-                continue  # a service principal only assumes roles
-            verdict: Verdict = evaluate(actor.principal, _request(target, model))
+def evaluate_world(config: FederationConfig, world: World, explain: bool = True) -> list[Cell]:
+    cells = []
+    for node in world.nodes.values():
+        for target in world.targets.values():
+            if not applies(node, target):
+                continue
+            result = verdict(node, target, explain)
             cells.append(
-                Cell(
-                    actor.principal.key,
-                    target.key,
-                    expected(config, actor, target),
-                    verdict.allowed,
-                    verdict.decided_by,
-                )
+                Cell(node.key, target.key, expected(config, world, node, target), result.allowed, result.decided_by)
             )
-    notes = [
-        "Principals outside this program (SSO roles, other accounts) are modelled with AdministratorAccess: "
-        "the worst case for our trust and resource policies.",
-        "Doer managed policies other than AdministratorAccess and PowerUserAccess are modelled as full admin.",
-    ]
-    return Matrix([a.principal.key for a in everyone], [t.key for t in all_targets], cells, notes)
+    return cells
+
+
+NOTES = [
+    "Principals outside this program (SSO roles, admins of other accounts) are modelled with AdministratorAccess, "
+    "power users with PowerUserAccess, role creators with iam:CreateRole only: the worst case for our policies.",
+    "Doer managed policies other than AdministratorAccess and PowerUserAccess are modelled as full admin; a "
+    "permissions boundary named by ARN is modelled as absent (its document is not known offline).",
+]
+
+
+def access_matrix(config: FederationConfig, model: IamModel, by_class: bool = True) -> Matrix:
+    """The matrix over class representatives (by_class) or over every account (the all-pairs proof of the classes)."""
+    accounts = organization_accounts(config)
+    classes = account_classes(accounts, model) if by_class else [AccountClass(a.name, (a,)) for a in accounts]
+    world = World(config, model, representative_accounts(classes))
+    return Matrix(world, classes, evaluate_world(config, world), list(NOTES))
+
+
+def all_accounts(matrix: Matrix) -> list[Account]:
+    return [a for c in matrix.classes for a in c.members]
+
+
+def _subject(world: World, key: str) -> str:
+    return world.nodes[key].subject if key in world.nodes else world.targets[key].subject
+
+
+def representative(matrix: Matrix, full: World, first: str, second: str) -> tuple[str, str]:
+    """The keys in this matrix's world that decide for (first, second) of a world over every account.
+
+    first is a principal; second a principal or a target. Their subject accounts map to representatives that keep
+    whether they are one account, two of one class, or of two classes (plan.classes.ClassMap.pair).
+    """
+    rep_a, rep_b = matrix.class_map.pair(_subject(full, first), _subject(full, second))
+
+    def rename(key: str, account: str) -> str:
+        name = matrix.world.by_id[account].name if account in matrix.world.by_id else ""
+        return full.template[key].format(name)
+
+    return rename(first, rep_a), rename(second, rep_b)

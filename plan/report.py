@@ -8,7 +8,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from plan.matrix import Matrix
+from plan.escalation import Escalation, Finding
+from plan.matrix import STATE_DATA, Matrix
 from plan.runner import PROVIDER_TYPE, ProgramRun, Registration
 
 _PHYSICAL_KEYS = ("name", "bucket", "role")
@@ -67,32 +68,29 @@ def plan_text(run: ProgramRun, account_names: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def classes_text(matrix: Matrix) -> str:
+    lines = ["Account classes (derived from the documents; one representative decides for its class):"]
+    for cls in matrix.classes:
+        names = ", ".join(a.name for a in cls.members[:6]) + (", ..." if len(cls.members) > 6 else "")
+        lines.append(f"  {cls.key}: {len(cls.members)} account(s) ({names})")
+    return "\n".join(lines)
+
+
 def matrix_text(matrix: Matrix) -> str:
-    """Principals down, targets across (numbered); A = allowed, . = denied; !A / !D = differs from expected."""
-    lines = ["Access matrix (A allowed, . denied, !A allowed but must be denied, !D denied but must be allowed)"]
-    for i, target in enumerate(matrix.targets, 1):
-        lines.append(f"  T{i:<3} {target}")
-    width = max(len(p) for p in matrix.principals)
-    header = " " * (width + 4) + "".join(f"T{i:<3}" for i in range(1, len(matrix.targets) + 1))
-    lines += ["", header]
-    index = {(c.principal, c.target): c for c in matrix.cells}
-    for principal in matrix.principals:
-        row = f"  {principal:<{width}}  "
-        for target in matrix.targets:
-            cell = index.get((principal, target))
-            if cell is None:
-                mark = "-"
-            elif cell.ok:
-                mark = "A" if cell.actual else "."
-            else:
-                mark = "!A" if cell.actual else "!D"
-            row += f"{mark:<4}"
-        lines.append(row.rstrip())
-    lines.append("")
-    allowed = [c for c in matrix.cells if c.actual]
-    lines.append(f"Allowed cells and the statements that decided them ({len(allowed)} of {len(matrix.cells)}):")
-    for cell in allowed:
-        lines.append(f"  {cell.principal} -> {cell.target}: {', '.join(cell.decided_by)}")
+    """The judged cells: what is allowed (by target, with who), what denied it, and every mismatch."""
+    judged = matrix.judged
+    total = sum(matrix.stands_for(c) for c in judged)
+    lines = [
+        f"Access matrix: {len(judged)} judged cells on the representatives, standing for {total:,} cells of the "
+        "organization"
+    ]
+    allowed: dict[str, list[str]] = defaultdict(list)
+    for cell in judged:
+        if cell.actual:
+            allowed[cell.target].append(cell.principal)
+    lines.append(f"Allowed ({sum(len(v) for v in allowed.values())} cells), by target:")
+    for target, principals in allowed.items():
+        lines.append(f"  {target} <- {', '.join(principals)}")
     lines.append("")
     lines += _denials(matrix)
     if matrix.mismatches:
@@ -110,45 +108,85 @@ def matrix_text(matrix: Matrix) -> str:
 
 
 def _denials(matrix: Matrix) -> list[str]:
-    """Denied cells by what denied them: each explicit Deny statement, then the implicit denials."""
+    """Denied judged cells by what denied them: each explicit Deny statement, then the implicit denials."""
     by_deny: dict[str, list[str]] = defaultdict(list)
     implicit = 0
-    for cell in matrix.cells:
+    for cell in matrix.judged:
         if cell.actual:
             continue
-        denies = [reason for reason in cell.decided_by if ":Deny:" in reason]
+        denies = sorted({reason for reason in cell.decided_by if ":Deny:" in reason})
         if denies:
-            by_deny[", ".join(denies)].append(f"{cell.principal} -> {cell.target}")
+            by_deny[", ".join(denies)].append(cell.principal)
         else:
             implicit += 1
     lines = ["Denied cells and what denied them (every cell with its statements is in report.json):"]
-    for deny, cells in sorted(by_deny.items()):
-        principals = sorted({c.split(" -> ")[0] for c in cells})
-        lines.append(f"  {deny}: {len(cells)} cell(s), principals {', '.join(principals)}")
+    for deny, principals in sorted(by_deny.items()):
+        lines.append(f"  {deny}: {len(principals)} cell(s), principals {', '.join(sorted(set(principals)))}")
     lines.append(
         f"  no Allow matched in the trust/resource policy or the caller's policies (implicit deny): {implicit} cells"
     )
     return lines
 
 
-def _node_id(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", label)
+def escalation_text(matrix: Matrix, escalation: Escalation, shown: int = 3) -> str:
+    """Reach in any number of steps: findings by source with their shortest paths, named risks, who reaches what."""
+    world = matrix.world
+    lines = ["Escalation analysis (assume, take over a trust, create a trusted name, pass a role to EC2; any steps):"]
+    by_source: dict[str, list[Finding]] = defaultdict(list)
+    for finding in escalation.findings:
+        by_source[finding.source].append(finding)
+    if not by_source:
+        lines.append("  No principal outside the trust root reaches beyond its own account's state.")
+    for source, findings in by_source.items():
+        risks = sorted({f.risk or "FAILURE" for f in findings})
+        lines.append(f"  {source}: reaches {len(findings)} thing(s) beyond its promise [{', '.join(risks)}]")
+        for finding in sorted(findings, key=lambda f: len(f.path))[:shown]:
+            lines.append(f"    {finding.path}")
+        if len(findings) > shown:
+            lines.append(f"    ... and {len(findings) - shown} more in report.json")
+    if escalation.risks:
+        lines.append("Named risks:")
+        for risk, why in sorted(escalation.risks.items()):
+            lines.append(f"  {risk}: {why}")
+    lines.append("Who reaches each protected asset (outside the trust root; the trust root reaches every one):")
+    for key, target in world.targets.items():
+        if target.owner is None:
+            continue
+        reachers = [s for s in escalation.who_reaches(key) if not world.nodes[s].root and world.nodes[s].source]
+        lines.append(f"  {key}: {', '.join(reachers) if reachers else '(trust root only)'}")
+    return "\n".join(lines)
 
 
 def _reached(target: str) -> str:
-    if target.startswith("assume:"):
-        return target.removeprefix("assume:")
-    return "lock table" if target.startswith("dynamodb:") else "state bucket"
+    return "lock table" if target.startswith("lock") else "state bucket"
+
+
+def _collapsed(matrix: Matrix) -> dict[str, str]:
+    """Node key -> label in the picture: a class of more than a dozen accounts is drawn once, with its size."""
+    labels = {}
+    class_of = {a.id: c for c in matrix.classes for a in c.members}
+    for key, node in matrix.world.nodes.items():
+        cls = class_of.get(node.subject)
+        if cls is not None and len(cls.members) > 12:
+            labels[key] = matrix.world.template[key].format(f"{cls.key} x{len(cls.members)}")
+        else:
+            labels[key] = key
+    return labels
 
 
 def trust_edges(matrix: Matrix) -> list[tuple[str, str]]:
     """Who reaches what, from the actual verdicts: role assumptions, and data access to the state stores."""
-    # The CI runner is a session of the assumer role: in the graph it is the assumer.
-    edges = (
-        (cell.principal.replace("ci-runner(assumer)", "assumer"), _reached(cell.target))
-        for cell in matrix.cells
-        if cell.actual
-    )
+    labels = _collapsed(matrix)
+    edges = []
+    for cell in matrix.cells:
+        target = matrix.world.targets[cell.target]
+        if not cell.actual or target.kind not in ("assume", "assume-state", *STATE_DATA):
+            continue
+        source = labels[cell.principal]
+        if target.kind in ("assume", "assume-state"):
+            edges.append((source, labels[target.leads_to[0]]))
+        else:
+            edges.append((source, _reached(target.kind)))
     return list(dict.fromkeys(edges))
 
 
@@ -167,18 +205,24 @@ def mermaid(matrix: Matrix) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _node_id(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", label)
+
+
 def _layer(label: str) -> int:
-    if label.startswith(("ec2", "sso", "extra")):
+    if label.startswith(("ec2", "sso", "extra", "launcher")):
         return 0
-    if label == "assumer":
+    if label.startswith("assumer"):
         return 1
-    if label.startswith("doer") or label == "state-mgmt":
-        return 2 if label.startswith("doer") else 3
+    if label.startswith("doer"):
+        return 2
+    if label.startswith("state-mgmt"):
+        return 3
     return 4
 
 
 def write_png(matrix: Matrix, path: Path) -> None:
-    """The trust graph as a layered picture: callers, assumer, doers, state-mgmt, state."""
+    """The trust graph as a layered picture: callers, assumer, doers, state-mgmt sessions, state."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -193,11 +237,11 @@ def write_png(matrix: Matrix, path: Path) -> None:
     tallest = max(len(v) for v in layers.values())
     for layer, members in layers.items():
         for i, label in enumerate(members):
-            position[label] = (layer * 3.0, (tallest - 1) / 2 - i + (len(members) - 1) / 2 - (tallest - 1) / 2)
-    fig, ax = plt.subplots(figsize=(15, max(4, tallest * 0.9)))
+            position[label] = (layer * 3.0, (len(members) - 1) / 2 - i)
+    fig, ax = plt.subplots(figsize=(15, max(4, tallest * 0.6)))
     for a, b in edges:
         (x1, y1), (x2, y2) = position[a], position[b]
-        ax.annotate("", xy=(x2 - 0.55, y2), xytext=(x1 + 0.55, y1), arrowprops={"arrowstyle": "->", "color": "#555"})
+        ax.annotate("", xy=(x2 - 0.6, y2), xytext=(x1 + 0.6, y1), arrowprops={"arrowstyle": "->", "color": "#555"})
     colours = {0: "#dbeafe", 1: "#fde68a", 2: "#bbf7d0", 3: "#fbcfe8", 4: "#e5e7eb"}
     for label, (x, y) in position.items():
         ax.text(
@@ -206,23 +250,43 @@ def write_png(matrix: Matrix, path: Path) -> None:
             label,
             ha="center",
             va="center",
-            fontsize=8,
+            fontsize=7,
             bbox={"boxstyle": "round", "facecolor": colours[_layer(label)], "edgecolor": "#333"},
         )
     ax.set_xlim(-1.5, 4 * 3.0 + 1.5)
     ax.set_ylim(-tallest / 2 - 0.5, tallest / 2 + 0.5)
     ax.axis("off")
-    ax.set_title("Who can reach what (actual verdicts of the access matrix)")
+    ax.set_title("Who can reach what (actual verdicts; classes of more than 12 accounts drawn once)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def report_json(stack: str, run: ProgramRun, matrix: Matrix) -> dict[str, Any]:
-    return {
-        "stack": stack,
-        "resources": resource_rows(run),
-        "outputs": run.outputs,
-        "access_matrix": matrix.as_dict(),
-        "mismatches": [c for c in matrix.as_dict()["cells"] if not c["ok"]],
-    }
+def write_report(path: Path, stack: str, run: ProgramRun, matrix: Matrix, escalation: Escalation) -> None:
+    """report.json, written as it is produced (compact, one pass): cells are never all held as dicts at once."""
+    with path.open("w") as out:
+        out.write(f'{{"stack": {json.dumps(stack)}, "resources": ')
+        json.dump(resource_rows(run), out, separators=(",", ":"))
+        out.write(', "outputs": ')
+        json.dump(run.outputs, out, separators=(",", ":"), default=str)
+        out.write(', "classes": ')
+        json.dump(matrix.as_dict()["classes"], out, separators=(",", ":"))
+        out.write(', "cells": [')
+        for i, cell in enumerate(matrix.cells):
+            row = {
+                "principal": cell.principal,
+                "target": cell.target,
+                "expected": None if cell.expected is None else ("allow" if cell.expected else "deny"),
+                "actual": "allow" if cell.actual else "deny",
+                "ok": cell.ok,
+                "stands_for": matrix.stands_for(cell),
+                "decided_by": cell.decided_by,
+            }
+            out.write(("," if i else "") + json.dumps(row, separators=(",", ":")))
+        out.write('], "mismatches": ')
+        json.dump([{"principal": c.principal, "target": c.target} for c in matrix.mismatches], out)
+        out.write(', "escalation": {"findings": ')
+        json.dump([f.as_dict() for f in escalation.findings], out, separators=(",", ":"))
+        out.write(', "risks": ')
+        json.dump(escalation.risks, out)
+        out.write("}}\n")

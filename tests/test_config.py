@@ -28,7 +28,9 @@ def test_example_stack_loads_with_its_values(section: dict[str, Any]) -> None:
         ("stage", "333333333333"),
         ("prod", "444444444444"),
     ]
-    assert config.sso.permission_sets == ["AWSAdministratorAccess", "AWSPowerUserAccess"]
+    assert config.sso.permission_sets == ["AWSAdministratorAccess"]  # trusted permission sets are org admins
+    assert config.state_backend.isolate_accounts is True
+    assert config.state_backend.readable_state == ["shared"]
     assert config.bucket_name == "terraform-state-111111111111"
     assert config.lock_table_name == "terraform-state-lock-111111111111"
     assert config.roles.doer.managed_policy_arns == {"admin": "arn:aws:iam::aws:policy/AdministratorAccess"}

@@ -99,7 +99,13 @@ def test_bucket_and_table_settings_read_back_from_moto(world: Materialized) -> N
     lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"][0]
     assert lifecycle["NoncurrentVersionExpiration"]["NoncurrentDays"] == 90
     sids = [s["Sid"] for s in json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])["Statement"]]
-    assert sids == ["DenyInsecureTransport", "DenyStateObjectsExceptStateMgmt", "DenyWrongEncryptionHeader"]
+    assert sids == [
+        "DenyInsecureTransport",
+        "DenyStateObjectsExceptStateMgmt",
+        "DenyListingExceptStateMgmt",
+        "DenyBucketConfigExceptDeployers",
+        "DenyWrongEncryptionHeader",
+    ]
     dynamodb = world.sessions[SHARED].client("dynamodb")
     table = dynamodb.describe_table(TableName=TABLE)["Table"]
     assert table["KeySchema"] == [{"AttributeName": "LockID", "KeyType": "HASH"}]
@@ -154,18 +160,32 @@ def test_state_mgmt_session_reaches_state_objects_and_nothing_else(world: Materi
     admin = world.sessions[SHARED]
     admin.client("s3").delete_bucket_policy(Bucket=BUCKET)  # moto ignores its conditions: see the module docstring
     admin.client("s3").create_bucket(Bucket="some-other-bucket")
+    # moto neither carries session tags nor binds policy variables: bind ${aws:PrincipalTag/StateAccount} to the dev
+    # account, as AWS does for a session tagged StateAccount=<dev>, and let moto enforce the bound key scoping.
+    iam = admin.client("iam")
+    policy = iam.get_role_policy(RoleName="state-mgmt-role", PolicyName="terraform-state-access")["PolicyDocument"]
+    bound = json.dumps(policy).replace("${aws:PrincipalTag/StateAccount}", DEV)
+    iam.put_role_policy(RoleName="state-mgmt-role", PolicyName="terraform-state-access", PolicyDocument=bound)
     state_mgmt = assume(admin, f"arn:aws:iam::{SHARED}:role/state-mgmt-role")
     assumer = assume(admin, f"arn:aws:iam::{SHARED}:role/infrastructure-assumer-role")
+    dev_key, prod_key = f"{DEV}/network/terraform.tfstate", "444444444444/network/terraform.tfstate"
 
     @set_initial_no_auth_action_count(0)
     def exercise() -> None:
         s3 = state_mgmt.client("s3")
-        s3.put_object(Bucket=BUCKET, Key="dev/terraform.tfstate", Body=b'{"version": 4}')
-        assert s3.get_object(Bucket=BUCKET, Key="dev/terraform.tfstate")["Body"].read() == b'{"version": 4}'
-        s3.put_object(Bucket=BUCKET, Key="dev/terraform.tfstate.tflock", Body=b'{"ID": "lock"}')
-        s3.delete_object(Bucket=BUCKET, Key="dev/terraform.tfstate.tflock")
-        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
-        assert keys == ["dev/terraform.tfstate"]
+        s3.put_object(Bucket=BUCKET, Key=dev_key, Body=b'{"version": 4}')
+        assert s3.get_object(Bucket=BUCKET, Key=dev_key)["Body"].read() == b'{"version": 4}'
+        s3.put_object(Bucket=BUCKET, Key=dev_key + ".tflock", Body=b'{"ID": "lock"}')
+        s3.delete_object(Bucket=BUCKET, Key=dev_key + ".tflock")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{DEV}/")["Contents"]]
+        assert keys == [dev_key]
+        for denied in (
+            lambda: s3.put_object(Bucket=BUCKET, Key=prod_key, Body=b"x"),
+            lambda: s3.get_object(Bucket=BUCKET, Key=prod_key),
+        ):
+            with pytest.raises(ClientError) as other_account:
+                denied()
+            assert other_account.value.response["Error"]["Code"] == "AccessDenied"
         with pytest.raises(ClientError) as other:
             s3.put_object(Bucket="some-other-bucket", Key="x", Body=b"x")
         assert other.value.response["Error"]["Code"] == "AccessDenied"
@@ -173,7 +193,7 @@ def test_state_mgmt_session_reaches_state_objects_and_nothing_else(world: Materi
             s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
         assert config_change.value.response["Error"]["Code"] == "AccessDenied"
         with pytest.raises(ClientError) as by_assumer:
-            assumer.client("s3").get_object(Bucket=BUCKET, Key="dev/terraform.tfstate")
+            assumer.client("s3").get_object(Bucket=BUCKET, Key=dev_key)
         assert by_assumer.value.response["Error"]["Code"] == "AccessDenied"
 
     exercise()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +31,29 @@ def test_example_plan_prints_resources_and_matrix_and_writes_reports(
     assert "  dev (222222222222)" in out
     bucket_line = next(line for line in out.splitlines() if "state-backend-bucket" in line)
     assert "terraform-state-111111111111" in bucket_line and "[protected, retain-on-delete]" in bucket_line
-    assert "OK: all 231 cells of the access matrix match" in out
-    assert "  resource:Deny:DenyInsecureTransport: 1 cell(s), principals state-mgmt" in out
+    assert re.search(r"OK: all \d+ judged cells of the access matrix match", out)
+    assert "OK: no principal outside the trust root reaches beyond its own account's state" in out
+    assert "  application-1: 3 account(s) (dev, stage, prod)" in out
+    http_line = next(line for line in out.splitlines() if line.startswith("  resource:Deny:DenyInsecureTransport:"))
+    assert "state-mgmt[dev]" in http_line
     deny_line = next(
-        line for line in out.splitlines() if line.startswith("  resource:Deny:DenyLockItemsExceptStateMgmt")
+        line for line in out.splitlines() if line.startswith("  resource:Deny:DenyLockItemsExceptStateMgmt:")
     )
-    assert "doer:shared" in deny_line and "state-mgmt," not in deny_line
+    assert "doer@shared" in deny_line and "state-mgmt[" not in deny_line
+    # The runners' role can be passed to EC2 by anyone allowed to: named as the trust root's risk, with its path.
+    assert "launcher@shared -[pass-to-ec2:assumer]-> assumer(foreign instance)" in out
+    assert "  runner-role-pass: " in out
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["stack"] == "shared"
     assert report["mismatches"] == []
+    assert {f["risk"] for f in report["escalation"]["findings"]} == {"runner-role-pass"}
     assert len(report["resources"]) == 36
     assert report["outputs"]["state_bucket_name"] == "terraform-state-111111111111"
     graph = (tmp_path / "trust-graph.mmd").read_text()
     assert graph.startswith("flowchart LR")
     assert "ec2_service -- assumes --> assumer" in graph
-    assert "state_mgmt -- reads/writes --> state_bucket" in graph
-    assert "outsider" not in graph
+    assert "state_mgmt_dev_ -- reads/writes --> state_bucket" in graph
+    assert "admin@outsider" not in graph
     assert (tmp_path / "trust-graph.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -80,9 +88,12 @@ def test_a_widened_document_fails_the_plan_naming_the_cell(
     code = plan_main.main(["--stack-file", str(EXAMPLE_STACK), "--out", str(tmp_path), "--no-png"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "outsider-admin -> assume:doer:prod: expected deny, got allow" in out
+    assert "admin@outsider -> assume:doer@prod: expected deny, got allow" in out
     assert "FAILED:" in out
     report = json.loads((tmp_path / "report.json").read_text())
-    flagged = {(m["principal"], m["target"], m["actual"]) for m in report["mismatches"]}
-    assert ("outsider-admin", "assume:doer:prod", "allow") in flagged
-    assert all(target == "assume:doer:prod" for _, target, _ in flagged)
+    flagged = {(m["principal"], m["target"]) for m in report["mismatches"]}
+    assert ("admin@outsider", "assume:doer@prod") in flagged
+    assert all(target == "assume:doer@prod" for _, target in flagged)
+    # The escalation names the multi-step consequence: an outsider becomes prod's doer, then reaches prod's state.
+    paths = [f["path"] for f in report["escalation"]["findings"] if f["source"] == "admin@outsider"]
+    assert "admin@outsider -[assume:doer@prod]-> doer@prod -[assume:state-mgmt[prod]]-> state-mgmt[prod]" in paths

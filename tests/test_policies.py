@@ -86,47 +86,166 @@ def test_doer_state_access_reaches_state_mgmt_only_or_is_denied_it() -> None:
 
 def test_state_mgmt_trust_with_and_without_doers() -> None:
     kwargs = {"assumer_arn": ASSUMER, "doer_path": "/ci/", "doer_name": "doer", "organization_id": ORG}
-    assumer_only = statements(sb_policies.state_mgmt_trust_policy(trust_doers=False, **kwargs))  # type: ignore[arg-type]
+    assumer_only = statements(
+        sb_policies.state_mgmt_trust_policy(trust_doers=False, isolate_accounts=False, **kwargs)  # type: ignore[arg-type]
+    )
     assert set(assumer_only) == {"Assumer"}
     assert assumer_only["Assumer"] == iam_policies.doer_trust_policy(assumer_arn=ASSUMER)["Statement"][0]
     assert assumer_only["Assumer"]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": ASSUMER}}
-    both = statements(sb_policies.state_mgmt_trust_policy(trust_doers=True, **kwargs))  # type: ignore[arg-type]
-    doers = both["DoersInOrganization"]
+    legacy = statements(
+        sb_policies.state_mgmt_trust_policy(trust_doers=True, isolate_accounts=False, **kwargs)  # type: ignore[arg-type]
+    )
     # A "*" principal is only acceptable with both narrowing conditions.
-    assert doers["Principal"] == {"AWS": "*"}
-    assert doers["Condition"] == {
+    assert legacy["DoersInOrganization"]["Principal"] == {"AWS": "*"}
+    assert legacy["DoersInOrganization"]["Condition"] == {
         "StringEquals": {"aws:PrincipalOrgID": ORG},
         "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/ci/doer"},
     }
 
 
-def test_bucket_policy_denies_plain_http_other_principals_and_wrong_encryption() -> None:
-    by_sid = statements(sb_policies.state_bucket_policy(bucket="b", state_mgmt_arn=STATE_MGMT, sse_algorithm="AES256"))
+def test_isolated_state_mgmt_trust_ties_the_session_tag_to_the_callers_account() -> None:
+    kwargs = {"assumer_arn": ASSUMER, "doer_path": "/", "doer_name": "doer", "organization_id": ORG}
+    trust = statements(
+        sb_policies.state_mgmt_trust_policy(trust_doers=True, isolate_accounts=True, **kwargs)  # type: ignore[arg-type]
+    )
+    assert trust["Assumer"]["Condition"] == {
+        "ArnEquals": {"aws:PrincipalArn": ASSUMER},
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["StateAccount"]},
+    }
+    assert set(trust["DoersInOrganization"]["Action"]) == {"sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"}
+    assert trust["DoersInOrganization"]["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": ORG, "aws:RequestTag/StateAccount": "${aws:PrincipalAccount}"},
+        "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/doer"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["StateAccount"]},
+        "StringEqualsIfExists": {"aws:PrincipalTag/StateAccount": "${aws:PrincipalAccount}"},
+    }
+
+
+DEPLOYERS = ["arn:aws:iam::111111111111:role/OrganizationAccountAccessRole", "arn:aws:iam::111111111111:role/doer"]
+
+
+def test_bucket_policy_denies_plain_http_other_principals_wrong_encryption_and_config_changes() -> None:
+    by_sid = statements(
+        sb_policies.state_bucket_policy(
+            bucket="b", state_mgmt_arn=STATE_MGMT, deployer_arns=DEPLOYERS, sse_algorithm="AES256"
+        )
+    )
     assert all(s["Effect"] == "Deny" and s["Principal"] == "*" for s in by_sid.values())
     tls = by_sid["DenyInsecureTransport"]
     assert tls["Action"] == "s3:*"
     assert tls["Resource"] == ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]
     assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     others = by_sid["DenyStateObjectsExceptStateMgmt"]
-    assert others["Resource"] == "arn:aws:s3:::b/*"
-    assert {"s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*"} <= set(others["Action"])
+    # Every object action, not a list of three: replication, restores, version deletes, multipart uploads too.
+    assert (others["Action"], others["Resource"]) == (["s3:*"], "arn:aws:s3:::b/*")
     assert others["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": STATE_MGMT}}
+    listing = by_sid["DenyListingExceptStateMgmt"]
+    assert set(listing["Action"]) == {"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"}
+    assert listing["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": STATE_MGMT}}
+    config = by_sid["DenyBucketConfigExceptDeployers"]
+    assert config["Resource"] == "arn:aws:s3:::b"
+    assert {
+        "s3:PutBucket*",
+        "s3:DeleteBucket*",
+        "s3:PutLifecycleConfiguration",
+        "s3:PutReplicationConfiguration",
+    } <= set(config["Action"])
+    assert config["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": sorted(DEPLOYERS)}}
     sse = by_sid["DenyWrongEncryptionHeader"]
     assert sse["Condition"]["StringNotEquals"] == {"s3:x-amz-server-side-encryption": "AES256"}
     assert sse["Condition"]["Null"] == {"s3:x-amz-server-side-encryption": "false"}
 
 
-def test_state_mgmt_permissions_are_exactly_state_and_locks() -> None:
+def test_lock_table_policy_guards_every_item_action_and_the_table_settings() -> None:
+    table = sb_policies.table_arn("us-east-1", "111111111111", "locks")
+    items, config = sb_policies.lock_table_policy(table_arn=table, state_mgmt_arn=STATE_MGMT, deployer_arns=DEPLOYERS)[
+        "Statement"
+    ]
+    assert {"dynamodb:Scan", "dynamodb:Query", "dynamodb:PartiQLSelect", "dynamodb:ConditionCheckItem"} <= set(
+        items["Action"]
+    )
+    assert {"dynamodb:BatchWriteItem", "dynamodb:ExportTableToPointInTime"} <= set(items["Action"])
+    assert items["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": STATE_MGMT}}
+    assert {"dynamodb:DeleteResourcePolicy", "dynamodb:UpdateTable", "dynamodb:DeleteTable"} <= set(config["Action"])
+    assert config["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": sorted(DEPLOYERS)}}
+
+
+def test_state_mgmt_permissions_are_one_accounts_state_and_locks() -> None:
     table = sb_policies.table_arn("us-east-1", "111111111111", "locks")
     assert table == "arn:aws:dynamodb:us-east-1:111111111111:table/locks"
-    by_sid = statements(sb_policies.state_mgmt_permissions_policy(bucket="b", table_arn=table))
-    assert by_sid["ListStateBucket"]["Action"] == "s3:ListBucket"
-    assert by_sid["ListStateBucket"]["Resource"] == "arn:aws:s3:::b"
+    by_sid = statements(
+        sb_policies.state_mgmt_permissions_policy(
+            bucket="b", table_arn=table, region="us-east-1", isolate_accounts=True, readable_account_ids=[]
+        )
+    )
+    own = "${aws:PrincipalTag/StateAccount}"
+    assert by_sid["ListStatePrefix"]["Action"] == "s3:ListBucket"
+    assert by_sid["ListStatePrefix"]["Condition"] == {"StringLike": {"s3:prefix": [f"{own}/*"]}}
     assert by_sid["StateObjects"]["Action"] == ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    assert by_sid["StateObjects"]["Resource"] == "arn:aws:s3:::b/*"
+    assert by_sid["StateObjects"]["Resource"] == f"arn:aws:s3:::b/{own}/*"
     assert by_sid["LockItems"]["Action"] == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
     assert by_sid["LockItems"]["Resource"] == table
-    assert set(by_sid) == {"ListStateBucket", "StateObjects", "LockItems"}
+    assert by_sid["LockItems"]["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"b/{own}/*"]}}
+    assert set(by_sid) == {"ListStatePrefix", "StateObjects", "LockItems"}
+
+
+def test_readable_state_is_read_only_and_the_key_only_through_the_stores() -> None:
+    by_sid = statements(
+        sb_policies.state_mgmt_permissions_policy(
+            bucket="b",
+            table_arn="t",
+            region="eu-west-1",
+            isolate_accounts=True,
+            readable_account_ids=["111111111111"],
+            kms_key_arn="k",
+        )
+    )
+    assert by_sid["ReadReadableState"] == {
+        "Sid": "ReadReadableState",
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": ["arn:aws:s3:::b/111111111111/*"],
+    }
+    assert by_sid["ListReadableState"]["Condition"] == {"StringLike": {"s3:prefix": ["111111111111/*"]}}
+    assert by_sid["StateKey"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": ["s3.eu-west-1.amazonaws.com", "dynamodb.eu-west-1.amazonaws.com"]}
+    }
+
+
+def test_legacy_layout_reaches_every_key() -> None:
+    by_sid = statements(
+        sb_policies.state_mgmt_permissions_policy(
+            bucket="b", table_arn="t", region="us-east-1", isolate_accounts=False, readable_account_ids=["1"]
+        )
+    )
+    assert by_sid["StateObjects"]["Resource"] == "arn:aws:s3:::b/*"
+    assert "Condition" not in by_sid["LockItems"] and "Condition" not in by_sid["ListStatePrefix"]
+    assert set(by_sid) == {"ListStatePrefix", "StateObjects", "LockItems"}
+
+
+def test_organization_guard_keeps_roles_to_their_deployers() -> None:
+    document = iam_policies.organization_guard_policy(
+        protected_roles=[("/", "doer"), ("/", "assumer")],
+        deployer_roles=[("/", "OrganizationAccountAccessRole"), ("/", "doer")],
+        runner_role=("/", "assumer"),
+        runner_instance_profile=("/", "runners"),
+        runner_launcher_arns=["arn:aws:iam::111111111111:role/launcher"],
+    )
+    by_sid = statements(document)
+    roles = by_sid["ProtectFederationRoles"]
+    assert roles["Effect"] == "Deny"
+    assert roles["Resource"] == ["arn:aws:iam::*:role/assumer", "arn:aws:iam::*:role/doer"]
+    assert {"iam:UpdateAssumeRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:PutRolePolicy"} <= set(
+        roles["Action"]
+    )
+    deployers = ["arn:aws:iam::*:role/OrganizationAccountAccessRole", "arn:aws:iam::*:role/doer"]
+    assert roles["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": deployers}}
+    passing = by_sid["PassRunnerRoleOnlyToLaunchers"]
+    assert (passing["Action"], passing["Resource"]) == ("iam:PassRole", "arn:aws:iam::*:role/assumer")
+    assert passing["Condition"] == {
+        "ArnNotLike": {"aws:PrincipalArn": [*deployers, "arn:aws:iam::111111111111:role/launcher"]}
+    }
+    assert by_sid["ProtectRunnerInstanceProfile"]["Resource"] == "arn:aws:iam::*:instance-profile/runners"
 
 
 def test_sso_patterns_require_the_exact_suffix_length() -> None:

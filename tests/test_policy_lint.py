@@ -67,7 +67,12 @@ def test_the_linter_does_catch_a_bad_policy() -> None:
     [
         {},
         {"state_backend": {"state_mgmt_trusts_doers": False}},
-        {"ci": {"extra_trusted_principal_arns": ["arn:aws:iam::555555555555:role/r"]}},
+        {"ci": {"extra_trusted_principal_arns": ["arn:aws:iam::111111111111:role/r"]}},
+        {
+            "ci": {"runner_vpc_ids": ["vpc-0a1b2c3d4e5f67890"]},
+            "management_account_id": "999999999999",
+            "organization_guard": {"enabled": True, "target_ids": ["r-ab12"]},
+        },
     ],
 )
 def test_documents_of_other_configs_lint_clean(change: dict[str, object]) -> None:

@@ -114,11 +114,8 @@ def test_assumer_role_trust_permissions_and_instance_profile(example_run: Progra
     trust = statements(doc(role.inputs["assumeRolePolicy"]))
     assert trust["CiRunnerInstances"]["Principal"] == {"Service": "ec2.amazonaws.com"}
     patterns = trust["SsoPermissionSets"]["Condition"]["ArnLike"]["aws:PrincipalArn"]
-    assert len(patterns) == 4
-    assert {p.split("AWSReservedSSO_")[1].rsplit("_", 1)[0] for p in patterns} == {
-        "AWSAdministratorAccess",
-        "AWSPowerUserAccess",
-    }
+    assert len(patterns) == 2
+    assert {p.split("AWSReservedSSO_")[1].rsplit("_", 1)[0] for p in patterns} == {"AWSAdministratorAccess"}
     assert trust["SsoPermissionSets"]["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}
     assert "ExtraPrincipals" not in trust
 
@@ -136,7 +133,11 @@ def test_assumer_role_trust_permissions_and_instance_profile(example_run: Progra
 
 def test_extra_principals_join_the_assumer_trust(section: dict[str, Any]) -> None:
     extra = "arn:aws:iam::555555555555:role/github-runner"
-    run = run_section(with_changes(section, ci={"extra_trusted_principal_arns": [extra]}))
+    run = run_section(
+        with_changes(
+            section, ci={"extra_trusted_principal_arns": [extra]}, accepted_risks=["extra-principal-account-admins"]
+        )
+    )
     trust = statements(doc(one(run, "aws:iam/role:Role", "assumer-role").inputs["assumeRolePolicy"]))
     assert trust["ExtraPrincipals"]["Principal"] == {"AWS": [extra]}
 
@@ -185,7 +186,10 @@ def test_state_mgmt_trusting_only_the_assumer_denies_doers_the_way(section: dict
     trust = statements(doc(role.inputs["assumeRolePolicy"]))
     assert set(trust) == {"Assumer"}
     assert trust["Assumer"]["Principal"] == {"AWS": f"arn:aws:iam::{SHARED_ID}:root"}
-    assert trust["Assumer"]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": ASSUMER_ARN}}
+    assert trust["Assumer"]["Condition"] == {
+        "ArnEquals": {"aws:PrincipalArn": ASSUMER_ARN},
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["StateAccount"]},
+    }
     for name in ACCOUNTS:
         access = one(run, "aws:iam/rolePolicy:RolePolicy", f"doer-{name}-state-access")
         (statement,) = doc(access.inputs["policy"])["Statement"]
@@ -239,11 +243,17 @@ def test_state_backend_lock_table(example_run: ProgramRun) -> None:
     assert table.protect and table.retain_on_delete
     policy = one(example_run, "aws:dynamodb/resourcePolicy:ResourcePolicy", "state-backend-lock-table-policy")
     assert policy.inputs["resourceArn"] == table.state["arn"]
-    (deny,) = doc(policy.inputs["policy"])["Statement"]
+    deny, config = doc(policy.inputs["policy"])["Statement"]
     assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
     assert deny["Resource"] == table.state["arn"]
-    assert {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"} <= set(deny["Action"])
+    assert {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Scan"} <= set(deny["Action"])
     assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": STATE_MGMT_ARN}}
+    deployers = [
+        f"arn:aws:iam::{SHARED_ID}:role/OrganizationAccountAccessRole",
+        f"arn:aws:iam::{SHARED_ID}:role/infrastructure-doer-role",
+    ]
+    assert config["Sid"] == "DenyTableConfigExceptDeployers"
+    assert config["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": sorted(deployers)}}
 
 
 def test_only_the_bucket_and_table_are_protected(example_run: ProgramRun) -> None:
@@ -264,7 +274,10 @@ def test_state_mgmt_role(example_run: ProgramRun) -> None:
     assert role.state["arn"] == STATE_MGMT_ARN
     trust = statements(doc(role.inputs["assumeRolePolicy"]))
     assert trust["Assumer"]["Principal"] == {"AWS": f"arn:aws:iam::{SHARED_ID}:root"}
-    assert trust["Assumer"]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": ASSUMER_ARN}}
+    assert trust["Assumer"]["Condition"]["ArnEquals"] == {"aws:PrincipalArn": ASSUMER_ARN}
+    assert trust["DoersInOrganization"]["Condition"]["StringEquals"]["aws:RequestTag/StateAccount"] == (
+        "${aws:PrincipalAccount}"
+    )
     assert trust["DoersInOrganization"]["Condition"]["ArnLike"] == {
         "aws:PrincipalArn": "arn:aws:iam::*:role/infrastructure-doer-role"
     }
@@ -273,7 +286,11 @@ def test_state_mgmt_role(example_run: ProgramRun) -> None:
     assert perms["LockItems"]["Resource"] == (
         "arn:aws:dynamodb:us-east-1:111111111111:table/terraform-state-lock-111111111111"
     )
-    assert perms["StateObjects"]["Resource"] == "arn:aws:s3:::terraform-state-111111111111/*"
+    # Scoped to the account the session is tagged with; the shared account's state is readable by every account.
+    assert perms["StateObjects"]["Resource"] == (
+        "arn:aws:s3:::terraform-state-111111111111/${aws:PrincipalTag/StateAccount}/*"
+    )
+    assert perms["ReadReadableState"]["Resource"] == [f"arn:aws:s3:::terraform-state-111111111111/{SHARED_ID}/*"]
 
 
 # --- names -------------------------------------------------------------------------------------------------------

@@ -201,11 +201,18 @@ def test_plan_of_a_member_runs_the_shared_stack_first_and_covers_both(
     assert "It reads stack 'shared', planned first" in out
     assert "Plan: 10 resources to create" in out
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    cells = {(c["principal"], c["target"]): c["actual"] for c in report["access_matrix"]["cells"]}
-    assert cells[("ci-runner(assumer)", "assume:doer:sandbox")] == "allow"
-    assert cells[("doer:data", "assume:state-mgmt")] == "allow"
-    assert cells[("outsider-admin", "assume:doer:data")] == "deny"
+    # The member's accounts have the same documents as the shared stack's: one class, decided by representatives.
+    (apps,) = [c for c in report["classes"] if "sandbox" in c["members"]]
+    assert set(apps["members"]) == {"dev", "stage", "prod", "data", "sandbox"}
+    first, second = apps["representatives"][:2]
+    cells = {(c["principal"], c["target"]): c for c in report["cells"]}
+    assert cells[("assumer(runner)", f"assume:doer@{first}")]["actual"] == "allow"
+    assert cells[(f"doer@{first}", f"assume:state-mgmt[{first}]")]["actual"] == "allow"
+    mine_only = cells[(f"doer@{first}", f"assume:state-mgmt[{second}]")]
+    assert mine_only["actual"] == "deny" and mine_only["stands_for"] == 5 * 4  # every ordered pair of the class
+    assert cells[("admin@outsider", f"assume:doer@{first}")]["actual"] == "deny"
     assert report["mismatches"] == []
+    assert [f for f in report["escalation"]["findings"] if f["risk"] is None] == []
 
 
 def test_plan_refuses_an_account_held_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

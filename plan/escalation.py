@@ -1,0 +1,171 @@
+"""Escalation analysis: who reaches what in any number of steps, and the shortest way there.
+
+The graph's nodes are the world's principals (plan.world); an edge is a request the evaluator allows that makes the
+caller someone else: assuming a role (trust policy, caller's policies, SCPs and the request's tags and org ids),
+taking a role over by rewriting its trust, creating a role under a name some document trusts (with or without
+writing its policies), passing the runners' role to an instance. What a node reaches is every asset it may touch
+in one request; what a source reaches is what every node it can become reaches. Reconfiguring the bucket or the
+table needs no edge: those calls are assets of the trust root, so being able to make one is already a finding.
+
+The promise is from config: a principal that is not the trust root reaches at most its own account's state (and
+the state the config makes readable). Any other reach is a finding with its shortest path; a finding the config
+took on knowingly (accepted risks) or that the issue names as the trust root's (passing the runners' role when no
+guard is configured) is reported as a named risk instead of a failure.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from federation.config import RISKS, FederationConfig
+from plan.matrix import READ_ONLY, Matrix
+from plan.world import Node, Target
+
+RUNNER_RISK = "runner-role-pass"
+NAMED_RISKS = {
+    **RISKS,
+    RUNNER_RISK: "anyone in the shared account who may pass the runners' role to EC2 launches an instance with the "
+    "runners' profile and becomes the assumer; close it with ci.runner_vpc_ids or organization_guard",
+}
+
+
+@dataclass(frozen=True)
+class Hop:
+    node: str  # where this hop lands
+    via: str  # the request (target key) that made it
+    previous: str  # the node that made it
+
+
+@dataclass
+class Reach:
+    source: str
+    hops: dict[str, Hop | None]  # reached node -> how it was first reached (None for the source)
+    assets: dict[str, str]  # asset target key -> the nearest reached node that may touch it
+
+    def path(self, node: str) -> list[Hop]:
+        result: list[Hop] = []
+        hop = self.hops[node]
+        while hop is not None:
+            result.append(hop)
+            hop = self.hops[hop.previous]
+        return list(reversed(result))
+
+    def describe(self, reached: str) -> str:
+        """source -[request]-> node -[request]-> ... ending at a node or an asset."""
+        node = self.assets.get(reached, reached)
+        text = self.source
+        for hop in self.path(node):
+            text += f" -[{hop.via}]-> {hop.node}"
+        if reached in self.assets:
+            text += f" -[{reached}]"
+        return text
+
+
+@dataclass
+class Finding:
+    source: str
+    reached: str  # a node or an asset target key
+    path: str
+    risk: str | None  # a named risk, or None: a failure
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "reached": self.reached, "path": self.path, "risk": self.risk}
+
+
+@dataclass
+class Escalation:
+    reaches: dict[str, Reach]
+    findings: list[Finding]
+    risks: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> list[Finding]:
+        return [f for f in self.findings if f.risk is None]
+
+    def who_reaches(self, asset: str) -> list[str]:
+        return [source for source, reach in self.reaches.items() if asset in reach.assets or asset in reach.hops]
+
+
+def edges(matrix: Matrix) -> dict[str, list[tuple[str, str]]]:
+    """node -> [(node it may become, the request that makes it so)], from the evaluated cells."""
+    result: dict[str, list[tuple[str, str]]] = {key: [] for key in matrix.world.nodes}
+    for cell in matrix.cells:
+        if not cell.actual:
+            continue
+        for node in matrix.world.targets[cell.target].leads_to:
+            if node != cell.principal:
+                result[cell.principal].append((node, cell.target))
+    return result
+
+
+def assets(matrix: Matrix) -> dict[str, list[str]]:
+    """node -> the assets it may touch in one request (targets the promise judges by owner)."""
+    result: dict[str, list[str]] = {key: [] for key in matrix.world.nodes}
+    for cell in matrix.cells:
+        if cell.actual and matrix.world.targets[cell.target].owner is not None:
+            result[cell.principal].append(cell.target)
+    return result
+
+
+def reach(source: str, graph: dict[str, list[tuple[str, str]]], touches: dict[str, list[str]]) -> Reach:
+    """Breadth first, so every node and asset is reached by a shortest path."""
+    hops: dict[str, Hop | None] = {source: None}
+    found: dict[str, str] = {}
+    queue = deque([source])
+    while queue:
+        node = queue.popleft()
+        for asset in touches[node]:
+            found.setdefault(asset, node)
+        for following, via in graph[node]:
+            if following not in hops:
+                hops[following] = Hop(following, via, node)
+                queue.append(following)
+    return Reach(source, hops, found)
+
+
+def _allowed_to(config: FederationConfig, source: Node, owner: str | None, target: Target | None) -> bool:
+    """Does the promise let this source reach something owned by ``owner``?"""
+    if owner is None or owner == source.owner:
+        return True
+    if target is not None and target.kind in READ_ONLY and config.state_backend.isolate_accounts:
+        readable = {a.id for a in config.all_accounts if a.name in config.state_backend.readable_state}
+        return target.subject in readable
+    return False
+
+
+def _risk(config: FederationConfig, matrix: Matrix, reach_: Reach, reached: str) -> str | None:
+    source = matrix.world.nodes[reach_.source]
+    if source.account.id in config.extra_principal_accounts and "extra-principal-account-admins" in config.risks:
+        return "extra-principal-account-admins"
+    node = reach_.assets.get(reached, reached)
+    kinds = {matrix.world.targets[hop.via].kind for hop in reach_.path(node)}
+    guarded = config.organization_guard.enabled or bool(config.ci.runner_vpc_ids)
+    if "pass-role" in kinds and not guarded:
+        return RUNNER_RISK
+    through_state_mgmt = any(matrix.world.nodes[h.node].kind == "state-mgmt" for h in reach_.path(node))
+    if through_state_mgmt and "shared-state-sessions" in config.risks:
+        return "shared-state-sessions"
+    return None
+
+
+def analyse(config: FederationConfig, matrix: Matrix) -> Escalation:
+    world = matrix.world
+    graph, touches = edges(matrix), assets(matrix)
+    reaches = {key: reach(key, graph, touches) for key in world.nodes}
+    findings: list[Finding] = []
+    for key, node in world.nodes.items():
+        if node.root or not node.source:
+            continue
+        found = reaches[key]
+        for other in found.hops:
+            if not _allowed_to(config, node, world.nodes[other].owner, None):
+                findings.append(Finding(key, other, found.describe(other), _risk(config, matrix, found, other)))
+        for asset in found.assets:
+            target = world.targets[asset]
+            if not _allowed_to(config, node, target.owner, target):
+                findings.append(Finding(key, asset, found.describe(asset), _risk(config, matrix, found, asset)))
+    taken = {risk: NAMED_RISKS[risk] for risk in config.risks}
+    taken.update({f.risk: NAMED_RISKS[f.risk] for f in findings if f.risk})
+    return Escalation(reaches, findings, taken)

@@ -1,0 +1,776 @@
+"""The organization as the plan sees it: accounts, the principals that knock, and what they knock on.
+
+Everything here is derived from two sources kept apart: the *promise* (who is the trust root, what each account may
+reach) comes from the stack config alone; the *documents* the principals and targets carry come from what the
+program registered (plan.model). The world is built over a chosen set of accounts: every account (all pairs) or
+a few representatives of each class (plan.classes), which is what keeps the plan linear in the organization.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from typing import Literal
+
+from federation.config import FederationConfig
+from plan.evaluator import ContextValue, Document, Principal
+from plan.model import IamModel, RoleModel
+from state_backend.policies import STATE_ACCOUNT_TAG
+
+AccountKind = Literal["shared", "application", "unmanaged", "management", "outsider"]
+ROOT = "root"  # the owner of what only the trust root may reach
+
+ADMIN: Document = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "Admin", "Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+POWER_USER: Document = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "PowerUser", "Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"}
+    ],
+}
+ROLE_CREATOR: Document = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "CreateRoleOnly", "Effect": "Allow", "Action": "iam:CreateRole", "Resource": "*"}],
+}
+LAUNCHER: Document = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "Launch", "Effect": "Allow", "Action": ["ec2:RunInstances", "iam:PassRole"], "Resource": "*"}
+    ],
+}
+# What AWS puts beside every custom SCP unless removed: without it, a deny-list SCP would deny everything.
+FULL_AWS_ACCESS: Document = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+# AWS managed policies whose effect we model exactly; any other ARN is modelled as full admin (the worst case).
+KNOWN_MANAGED: dict[str, Document] = {
+    "arn:aws:iam::aws:policy/AdministratorAccess": ADMIN,
+    "arn:aws:iam::aws:policy/PowerUserAccess": POWER_USER,
+}
+SSO_SUFFIX = "a1b2c3d4e5f60718"  # 16 characters, as Identity Center makes them
+OUTSIDER_ORG = "o-outsider000"
+RUNNER_VPC = "vpc-0runners00000000"
+FOREIGN_VPC = "vpc-0elsewhere000000"
+# IAM refuses these paths to customers, so nobody can create a role that matches an SSO or service-linked pattern.
+RESERVED_PATHS = ("/aws-reserved/", "/aws-service-role/")
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+    kind: AccountKind
+    org: str
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Node:
+    """A principal of the graph: who it is (for the evaluator) and whose promise covers it (from config)."""
+
+    key: str
+    kind: str
+    account: Account
+    principal: Principal
+    # The account whose own state bounds what this node may reach, or ROOT for the trust root.
+    owner: str
+    # The account the node is *about* when it differs from where it lives (a state-mgmt session tagged for it).
+    about: str | None = None
+    service: bool = False
+    # Whether anyone starts out as this node; a created role or a foreign instance is only ever reached.
+    source: bool = True
+
+    @property
+    def subject(self) -> str:
+        """The account that makes this node one of a class (the one swapped when classes are expanded)."""
+        return self.about or self.account.id
+
+    @property
+    def root(self) -> bool:
+        return self.owner == ROOT
+
+
+@dataclass(frozen=True)
+class Target:
+    """One request a principal may make: an asset of the promise, or a step of an escalation."""
+
+    key: str
+    kind: str
+    subject: str  # the account the target is about
+    actions: tuple[str, ...]  # every one must be allowed (AssumeRole with tags needs sts:TagSession too)
+    resource: str
+    owner_account: str  # the account that owns the resource (for cross-account rules)
+    policy: Document | None
+    context: tuple[tuple[str, ContextValue], ...] = ()
+    leads_to: tuple[str, ...] = ()  # the nodes a principal becomes when this is allowed
+    # The account whose own reach covers this asset, or ROOT; None for escalation steps (judged by where they lead).
+    owner: str | None = None
+    same_account_only: bool = False  # IAM calls act in the caller's own account only
+
+
+def _template(key: str, name: str) -> str:
+    """The key with its subject account's name as "{}" (admin@{}, state-mgmt[{}], state-read:{}).
+
+    A key that does not end with its account's name (an extra principal, named by its role) stays as it is: its
+    account is named in a document, so it is a class of its own and never renamed.
+    """
+    for ending in (name, name + "]"):
+        if name and key.endswith(ending) and key[: len(key) - len(ending)][-1:] in ("@", ":", "["):
+            return key[: len(key) - len(ending)] + "{}" + ending[len(name) :]
+    return key
+
+
+def free_account(config: FederationConfig, seed: str) -> str:
+    """An account id no configured account uses, stable for a seed."""
+    used = {a.id for a in config.all_accounts} | {config.sso_account_id}
+    if config.management_account_id:
+        used.add(config.management_account_id)
+    candidate = zlib.crc32(seed.encode()) % 10**12
+    while f"{candidate:012d}" in used:
+        candidate = (candidate + 1) % 10**12
+    return f"{candidate:012d}"
+
+
+def organization_accounts(config: FederationConfig) -> list[Account]:
+    """Every account of the promise: the configured ones, plus one unmanaged, the management account and an outsider."""
+    org = config.organization_id
+    shared = config.shared_account
+    result = [Account(shared.id, shared.name, "shared", org)]
+    result += [Account(a.id, a.name, "application", org) for a in config.accounts]
+    result.append(Account(free_account(config, "unmanaged"), "unmanaged", "unmanaged", org))
+    result.append(
+        Account(config.management_account_id or free_account(config, "management"), "management", "management", org)
+    )
+    result.append(Account(free_account(config, "outsider"), "outsider", "outsider", OUTSIDER_ORG))
+    return result
+
+
+def role_policies(role: RoleModel) -> tuple[tuple[str, Document], ...]:
+    managed = [(arn.rsplit("/", 1)[-1], KNOWN_MANAGED.get(arn, ADMIN)) for arn in role.managed_arns]
+    return tuple([*managed, *sorted(role.inline.items())])
+
+
+def _sso_arn(account: str, permission_set: str, region: str | None = None) -> str:
+    path = "aws-reserved/sso.amazonaws.com/" + (f"{region}/" if region else "")
+    return f"arn:aws:iam::{account}:role/{path}AWSReservedSSO_{permission_set}_{SSO_SUFFIX}"
+
+
+def _arn(account: str, path: str, name: str) -> str:
+    return f"arn:aws:iam::{account}:role{path}{name}"
+
+
+class World:
+    """Nodes and targets over a set of accounts, built from the config (promise) and the model (documents)."""
+
+    def __init__(self, config: FederationConfig, model: IamModel, accounts: list[Account]) -> None:
+        self.config = config
+        self.model = model
+        self.accounts = accounts
+        self.by_id = {a.id: a for a in accounts}
+        self.shared = next(a for a in accounts if a.kind == "shared")
+        self.management = next(a for a in accounts if a.kind == "management")
+        self._roles_by_arn = {role.arn: role for role in model.roles.values()}
+        self.nodes: dict[str, Node] = {}
+        self.targets: dict[str, Target] = {}
+        # key -> the key with its subject account's name as "{}": how a class's representative stands for a member.
+        self.template: dict[str, str] = {}
+        self._build()
+
+    # ---- who is who, from config ------------------------------------------------------------------------------
+    def _owner(self, account: Account, root_here: bool = False) -> str:
+        if root_here or account.kind == "management":
+            return ROOT
+        return account.id
+
+    def _scps(self, account: Account) -> tuple[tuple[Document, ...], ...] | None:
+        # SCPs bind every member account of the organization, never the management account or another organization.
+        if not self.model.scps or account.kind in ("management", "outsider"):
+            return None
+        return ((FULL_AWS_ACCESS, *self.model.scps),)
+
+    def _principal(
+        self,
+        key: str,
+        arn: str,
+        account: Account,
+        policies: tuple[tuple[str, Document], ...],
+        context: tuple[tuple[str, ContextValue], ...] = (),
+        boundary: Document | None = None,
+    ) -> Principal:
+        return Principal(key, arn, account.org, policies, boundary, False, context, self._scps(account))
+
+    def _add(self, node: Node) -> None:
+        assert node.key not in self.nodes, node.key
+        self.nodes[node.key] = node
+        self.template[node.key] = _template(
+            node.key, self.by_id[node.subject].name if node.subject in self.by_id else ""
+        )
+
+    def _role_node(
+        self,
+        key: str,
+        kind: str,
+        role: RoleModel,
+        owner: str,
+        about: str | None = None,
+        context: tuple[tuple[str, ContextValue], ...] = (),
+        source: bool = True,
+    ) -> Node:
+        account = self.by_id[role.account]
+        boundary = None  # a configured boundary ARN's document is not known offline: modelled as absent (worst case)
+        principal = self._principal(key, role.arn, account, role_policies(role), context, boundary)
+        return Node(key, kind, account, principal, owner, about, source=source)
+
+    def _build(self) -> None:
+        config, model = self.config, self.model
+        roles = model.roles
+        org_accounts = [a for a in self.accounts if a.kind != "outsider"]
+        # The outsider too: a session tagged with its id would write under a prefix nobody in the organization owns.
+        state_subjects = [a for a in self.accounts if a.kind != "management"]
+
+        # The trust root: the CI runners and the break-glass path (the assumer's sessions), as the config names them.
+        assumer = roles["assumer-role"]
+        self._add(
+            Node(
+                "ec2-service",
+                "ec2",
+                self.shared,
+                Principal("ec2-service", "ec2.amazonaws.com", service=True),
+                ROOT,
+                service=True,
+            )
+        )
+        runner_vpc = config.ci.runner_vpc_ids[0] if config.ci.runner_vpc_ids else RUNNER_VPC
+        instance = (("ec2:SourceInstanceARN", f"arn:aws:ec2:{config.region}:{self.shared.id}:instance/i-0runner"),)
+        self._add(self._role_node("assumer", "assumer", assumer, ROOT))
+        self._add(
+            self._role_node(
+                "assumer(runner)",
+                "assumer",
+                assumer,
+                ROOT,
+                context=(*instance, ("aws:ec2InstanceSourceVPC", runner_vpc)),
+            )
+        )
+        # The same role on an instance someone else launched with the runners' profile, outside the runners' VPCs.
+        self._add(
+            self._role_node(
+                "assumer(foreign instance)",
+                "assumer-foreign",
+                assumer,
+                self.shared.id,
+                source=False,
+                context=(
+                    ("ec2:SourceInstanceARN", f"arn:aws:ec2:{config.region}:{self.shared.id}:instance/i-0foreign"),
+                    ("aws:ec2InstanceSourceVPC", FOREIGN_VPC),
+                ),
+            )
+        )
+        sso_account = self.by_id.get(config.sso_account_id) or Account(
+            config.sso_account_id, "sso", "unmanaged", config.organization_id
+        )
+        # Other SSO roles of the SSO account are administrators there: of the trust root when that is the shared
+        # account (its IAM admins) or the management account, of their own account otherwise.
+        sso_other_owner = self._owner(sso_account, sso_account.kind == "shared")
+        admin = (("AdministratorAccess", ADMIN),)
+        for ps in config.sso.permission_sets:
+            arn = _sso_arn(sso_account.id, ps)
+            self._add(
+                Node(f"sso:{ps}", "sso", sso_account, self._principal(f"sso:{ps}", arn, sso_account, admin), ROOT)
+            )
+        if config.sso.permission_sets:
+            ps = config.sso.permission_sets[0]
+            key = f"sso:{ps}(regional path)"
+            arn = _sso_arn(sso_account.id, ps, "eu-west-1")
+            self._add(Node(key, "sso", sso_account, self._principal(key, arn, sso_account, admin), ROOT))
+            if len(ps) <= 30:
+                key = f"sso:{ps}_x"
+                arn = _sso_arn(sso_account.id, f"{ps}_x")
+                self._add(
+                    Node(key, "sso-other", sso_account, self._principal(key, arn, sso_account, admin), sso_other_owner)
+                )
+        unconfigured = next(
+            p for p in ("AWSReadOnlyAccess", "UnconfiguredPermissionSet") if p not in config.sso.permission_sets
+        )
+        key = f"sso:{unconfigured}"
+        arn = _sso_arn(sso_account.id, unconfigured)
+        self._add(Node(key, "sso-other", sso_account, self._principal(key, arn, sso_account, admin), sso_other_owner))
+        for arn in config.ci.extra_trusted_principal_arns:
+            account = self.by_id.get(arn.split(":")[4]) or Account(
+                arn.split(":")[4], "extra", "unmanaged", config.organization_id
+            )
+            key = f"extra:{arn.rsplit('/', 1)[-1]}"
+            self._add(Node(key, "extra", account, self._principal(key, arn, account, admin), ROOT))
+
+        # The program's roles in every managed account, and the role AWS Organizations puts there.
+        bootstrap_name = config.providers.bootstrap_role_name
+        management_root = f"arn:aws:iam::{self.management.id}:root"
+        bootstrap_trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": management_root}, "Action": "sts:AssumeRole"}],
+        }
+        self.bootstrap_roles: dict[str, RoleModel] = {}
+        for account in self.accounts:
+            if account.kind not in ("shared", "application"):
+                continue
+            role = roles[f"doer-{account.name}-role"]
+            self._add(
+                self._role_node(f"doer@{account.name}", "doer", role, ROOT if account.kind == "shared" else account.id)
+            )
+            bootstrap = RoleModel(_arn(account.id, "/", bootstrap_name), account.id, bootstrap_name, bootstrap_trust)
+            bootstrap.managed_arns.append("arn:aws:iam::aws:policy/AdministratorAccess")
+            self.bootstrap_roles[account.id] = bootstrap
+            self._add(
+                self._role_node(
+                    f"bootstrap@{account.name}",
+                    "bootstrap",
+                    bootstrap,
+                    ROOT if account.kind == "shared" else account.id,
+                )
+            )
+        state_mgmt = roles["state-backend-state-mgmt-role"]
+        for subject in state_subjects:
+            tag = ((f"aws:PrincipalTag/{STATE_ACCOUNT_TAG}", subject.id),)
+            self._add(
+                self._role_node(f"state-mgmt[{subject.name}]", "state-mgmt", state_mgmt, subject.id, subject.id, tag)
+            )
+
+        # Modelled principals of every account class: an admin, a power user without IAM power, an identity that may
+        # only create roles, and (where the runners' instance profile lives) a launcher that may pass roles to EC2.
+        for account in self.accounts:
+            arn = f"arn:aws:iam::{account.id}:role"
+            # The shared account's IAM administrators and the management account are the trust root.
+            admin_root = account.kind in ("shared", "management")
+            kinds = [
+                ("admin", ADMIN, admin_root),
+                ("power-user", POWER_USER, False),
+                ("role-creator", ROLE_CREATOR, False),
+            ]
+            if account.kind == "shared":
+                kinds.append(("launcher", LAUNCHER, False))
+            if account.kind == "outsider":
+                kinds = [("admin", ADMIN, False)]
+            for kind, document, is_root in kinds:
+                key = f"{kind}@{account.name}"
+                principal = self._principal(key, f"{arn}/{kind}", account, ((kind, document),))
+                self._add(Node(key, kind, account, principal, self._owner(account, is_root)))
+            if account.kind == "application" and config.sso.permission_sets:
+                ps = config.sso.permission_sets[0]
+                key = f"sso:{ps}@{account.name}"
+                self._add(
+                    Node(
+                        key,
+                        "sso-other",
+                        account,
+                        self._principal(key, _sso_arn(account.id, ps), account, admin),
+                        account.id,
+                    )
+                )
+        outsider = next(a for a in self.accounts if a.kind == "outsider")
+        doer = config.roles.doer
+        key = "doer-namesake@outsider"
+        self._add(
+            Node(
+                key,
+                "outsider",
+                outsider,
+                self._principal(key, _arn(outsider.id, doer.path, doer.name), outsider, admin),
+                outsider.id,
+            )
+        )
+
+        # Roles a principal could create under a name some document trusts: one node per name and account, with and
+        # without policies (whether its creator may also write its policies decides which one it gets).
+        self.created: dict[tuple[str, str, bool], str] = {}
+        existing = {(r.account, r.arn.split(":role", 1)[1]) for r in self._all_roles()}
+        for path, name, pattern in protected_role_names(self._all_documents()):
+            for account in org_accounts:
+                if (account.id, path + name) in existing or not _account_matches(pattern, account.id):
+                    continue
+                for powered in (True, False):
+                    key = f"new-role{'' if powered else '(bare)'}:{name}@{account.name}"
+                    policies = admin if powered else ()
+                    owner = self._owner(account, account.kind == "shared" and powered)
+                    arn = _arn(account.id, path, name)
+                    self._add(
+                        Node(key, "created", account, self._principal(key, arn, account, policies), owner, source=False)
+                    )
+                    self.created[(account.id, path + name, powered)] = key
+
+        self._targets(state_subjects, org_accounts)
+
+    def _all_roles(self) -> list[RoleModel]:
+        return [*self.model.roles.values(), *self.bootstrap_roles.values()]
+
+    def _all_documents(self) -> list[Document]:
+        documents: list[Document] = []
+        for role in self.model.roles.values():
+            documents.append(role.trust)
+            documents += list(role.inline.values())
+        for extra in (self.model.bucket_policy, self.model.table_policy, self.model.key_policy, *self.model.scps):
+            if extra:
+                documents.append(extra)
+        return documents
+
+    # ---- what they knock on -----------------------------------------------------------------------------------
+    def _add_target(self, target: Target) -> None:
+        assert target.key not in self.targets, target.key
+        self.targets[target.key] = target
+        self.template[target.key] = _template(target.key, self.by_id[target.subject].name)
+
+    def _targets(self, state_subjects: list[Account], org_accounts: list[Account]) -> None:
+        config, model = self.config, self.model
+        org = (("aws:ResourceOrgID", config.organization_id),)
+        shared = self.shared.id
+        assumer = model.roles["assumer-role"]
+        self._add_target(
+            Target(
+                "assume:assumer",
+                "assume",
+                shared,
+                ("sts:AssumeRole",),
+                assumer.arn,
+                shared,
+                assumer.trust,
+                org,
+                ("assumer",),
+                ROOT,
+            )
+        )
+        for node in list(self.nodes.values()):
+            if node.kind in ("doer", "bootstrap"):
+                role = self._role_of(node)
+                self._add_target(
+                    Target(
+                        f"assume:{node.key}",
+                        "assume",
+                        node.account.id,
+                        ("sts:AssumeRole",),
+                        role.arn,
+                        node.account.id,
+                        role.trust,
+                        org,
+                        (node.key,),
+                        node.owner if node.kind == "doer" else None,
+                    )
+                )
+        state_mgmt = model.roles["state-backend-state-mgmt-role"]
+        for subject in state_subjects:
+            tags = (
+                (f"aws:RequestTag/{STATE_ACCOUNT_TAG}", subject.id),
+                ("aws:TagKeys", (STATE_ACCOUNT_TAG,)),
+                *org,
+            )
+            self._add_target(
+                Target(
+                    f"assume:state-mgmt[{subject.name}]",
+                    "assume-state",
+                    subject.id,
+                    ("sts:AssumeRole", "sts:TagSession"),
+                    state_mgmt.arn,
+                    shared,
+                    state_mgmt.trust,
+                    tags,
+                    (f"state-mgmt[{subject.name}]",),
+                    subject.id,
+                )
+            )
+
+        # State data of every account: objects, listing, lock items.
+        bucket = model.bucket_name
+        objects = f"arn:aws:s3:::{bucket}/"
+        for subject in state_subjects:
+            key = f"{subject.id}/network/terraform.tfstate"
+            data = [
+                ("state-read", "s3:GetObject", objects + key, ()),
+                ("state-write", "s3:PutObject", objects + key, ()),
+                ("state-delete", "s3:DeleteObject", objects + key, ()),
+                ("state-destroy", "s3:DeleteObjectVersion", objects + key, ()),
+                ("state-lock-file", "s3:PutObject", objects + key + ".tflock", ()),
+                ("state-list", "s3:ListBucket", f"arn:aws:s3:::{bucket}", (("s3:prefix", f"{subject.id}/"),)),
+            ]
+            for kind, action, resource, context in data:
+                self._add_target(
+                    Target(
+                        f"{kind}:{subject.name}",
+                        kind,
+                        subject.id,
+                        (action,),
+                        resource,
+                        model.bucket_account,
+                        model.bucket_policy,
+                        context,
+                        (),
+                        subject.id,
+                    )
+                )
+            lock = (("dynamodb:LeadingKeys", (f"{bucket}/{key}",)),)
+            for kind, action in (("lock-read", "dynamodb:GetItem"), ("lock-write", "dynamodb:PutItem")):
+                self._add_target(
+                    Target(
+                        f"{kind}:{subject.name}",
+                        kind,
+                        subject.id,
+                        (action,),
+                        model.table_arn,
+                        model.table_account,
+                        model.table_policy,
+                        lock,
+                        (),
+                        subject.id,
+                    )
+                )
+            self._add_target(
+                Target(
+                    f"state-read-http:{subject.name}",
+                    "insecure",
+                    subject.id,
+                    ("s3:GetObject",),
+                    objects + key,
+                    model.bucket_account,
+                    model.bucket_policy,
+                    (("aws:SecureTransport", "false"),),
+                    (),
+                    ROOT,
+                )
+            )
+
+        # The guards themselves: one call of any of these by the wrong principal lifts a guard or loses state.
+        bucket_arn = f"arn:aws:s3:::{bucket}"
+        guards = [
+            ("bucket-policy", "s3:PutBucketPolicy", bucket_arn, model.bucket_policy, model.bucket_account),
+            ("bucket-policy-delete", "s3:DeleteBucketPolicy", bucket_arn, model.bucket_policy, model.bucket_account),
+            ("bucket-versioning", "s3:PutBucketVersioning", bucket_arn, model.bucket_policy, model.bucket_account),
+            ("bucket-lifecycle", "s3:PutLifecycleConfiguration", bucket_arn, model.bucket_policy, model.bucket_account),
+            (
+                "bucket-replication",
+                "s3:PutReplicationConfiguration",
+                bucket_arn,
+                model.bucket_policy,
+                model.bucket_account,
+            ),
+            (
+                "bucket-encryption",
+                "s3:PutEncryptionConfiguration",
+                bucket_arn,
+                model.bucket_policy,
+                model.bucket_account,
+            ),
+            (
+                "bucket-public-access",
+                "s3:PutBucketPublicAccessBlock",
+                bucket_arn,
+                model.bucket_policy,
+                model.bucket_account,
+            ),
+            ("table-policy", "dynamodb:PutResourcePolicy", model.table_arn, model.table_policy, model.table_account),
+            (
+                "table-policy-delete",
+                "dynamodb:DeleteResourcePolicy",
+                model.table_arn,
+                model.table_policy,
+                model.table_account,
+            ),
+            ("table-update", "dynamodb:UpdateTable", model.table_arn, model.table_policy, model.table_account),
+            ("table-delete", "dynamodb:DeleteTable", model.table_arn, model.table_policy, model.table_account),
+            (
+                "table-backups",
+                "dynamodb:UpdateContinuousBackups",
+                model.table_arn,
+                model.table_policy,
+                model.table_account,
+            ),
+        ]
+        for kind, action, resource, policy, owner in guards:
+            self._add_target(Target(kind, "guard", shared, (action,), resource, owner, policy, (), (), ROOT))
+        for kind, action in (
+            ("lock-scan", "dynamodb:Scan"),
+            ("lock-partiql", "dynamodb:PartiQLSelect"),
+            ("lock-export", "dynamodb:ExportTableToPointInTime"),
+        ):
+            self._add_target(
+                Target(
+                    kind,
+                    "lock-all",
+                    shared,
+                    (action,),
+                    model.table_arn,
+                    model.table_account,
+                    model.table_policy,
+                    (),
+                    (),
+                    ROOT,
+                )
+            )
+        if model.key_arn:
+            via = (("kms:ViaService", f"s3.{config.region}.amazonaws.com"),)
+            # The key cannot be split per account (S3 asks KMS on behalf of any state-mgmt session): S3 scopes first,
+            # so use through S3 is not judged by reach (owner None), only by who may ask at all.
+            self._add_target(
+                Target(
+                    "key-use",
+                    "key-use",
+                    shared,
+                    ("kms:Decrypt",),
+                    model.key_arn,
+                    shared,
+                    model.key_policy,
+                    via,
+                    (),
+                    None,
+                )
+            )
+            self._add_target(
+                Target(
+                    "key-use-direct",
+                    "key-use-direct",
+                    shared,
+                    ("kms:Decrypt",),
+                    model.key_arn,
+                    shared,
+                    model.key_policy,
+                    (),
+                    (),
+                    ROOT,
+                )
+            )
+            for kind, action in (("key-delete", "kms:ScheduleKeyDeletion"), ("key-policy", "kms:PutKeyPolicy")):
+                self._add_target(
+                    Target(kind, "key-admin", shared, (action,), model.key_arn, shared, model.key_policy, (), (), ROOT)
+                )
+
+        # Escalation steps: taking over a role by editing its trust, creating a trusted name, passing a role to EC2.
+        takeovers: list[tuple[str, RoleModel, tuple[str, ...]]] = [
+            (node.key, self._role_of(node), (node.key,))
+            for node in self.nodes.values()
+            if node.kind in ("doer", "bootstrap")
+        ]
+        takeovers.append(("assumer", assumer, ("assumer",)))
+        # Whoever rewrites state-mgmt's trust may then tag its sessions with any account.
+        sessions = tuple(key for key, node in self.nodes.items() if node.kind == "state-mgmt")
+        takeovers.append(("state-mgmt", state_mgmt, sessions))
+        for name, role, leads in takeovers:
+            self._add_target(
+                Target(
+                    f"take-over:{name}",
+                    "take-over",
+                    role.account,
+                    ("iam:UpdateAssumeRolePolicy",),
+                    role.arn,
+                    role.account,
+                    None,
+                    (),
+                    leads,
+                    None,
+                    True,
+                )
+            )
+        for (account_id, path_name, powered), node_key in self.created.items():
+            if not powered:
+                continue
+            account = self.by_id[account_id]
+            arn = f"arn:aws:iam::{account_id}:role{path_name}"
+            name = path_name.rsplit("/", 1)[-1]
+            bare = self.created[(account_id, path_name, False)]
+            self._add_target(
+                Target(
+                    f"create:{name}@{account.name}",
+                    "create",
+                    account_id,
+                    ("iam:CreateRole",),
+                    arn,
+                    account_id,
+                    None,
+                    (),
+                    (bare,),
+                    None,
+                    True,
+                )
+            )
+            # Creating it and writing its policies: the new role is as powerful as its creator cares to make it.
+            self._add_target(
+                Target(
+                    f"create-with-policy:{name}@{account.name}",
+                    "create",
+                    account_id,
+                    ("iam:CreateRole", "iam:PutRolePolicy"),
+                    arn,
+                    account_id,
+                    None,
+                    (),
+                    (node_key,),
+                    None,
+                    True,
+                )
+            )
+        for arn, _profiles in self.model.instance_profiles.items():
+            role = self._roles_by_arn[arn]
+            if role is not assumer:
+                continue
+            self._add_target(
+                Target(
+                    "pass-to-ec2:assumer",
+                    "pass-role",
+                    role.account,
+                    ("iam:PassRole", "ec2:RunInstances"),
+                    role.arn,
+                    role.account,
+                    None,
+                    (("iam:PassedToService", "ec2.amazonaws.com"),),
+                    ("assumer(foreign instance)",),
+                    None,
+                    True,
+                )
+            )
+
+    def _role_of(self, node: Node) -> RoleModel:
+        if node.kind == "bootstrap":
+            return self.bootstrap_roles[node.account.id]
+        if node.kind == "state-mgmt":
+            return self.model.roles["state-backend-state-mgmt-role"]
+        for role in self.model.roles.values():
+            if role.arn == node.principal.arn:
+                return role
+        raise KeyError(node.key)
+
+
+_ROLE_ARN = re.compile(r"^arn:aws:iam::([0-9*?]+):role(/(?:.*/)?)([^/]+)$")
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    return []
+
+
+def protected_role_names(documents: list[Document]) -> list[tuple[str, str, str]]:
+    """(path, name, account pattern) of every role ARN or pattern a document names: the names worth creating.
+
+    Wildcards in the name are filled with 'x', the way an attacker would pick a name that matches.
+    """
+    found: dict[tuple[str, str], str] = {}
+    for document in documents:
+        for text in _strings(document):
+            match = _ROLE_ARN.match(text)
+            if not match:
+                continue
+            account, path, name = match.groups()
+            if path.startswith(RESERVED_PATHS) or "*" in path or "?" in path:
+                continue
+            found.setdefault((path, re.sub(r"[*?]", "x", name)), account)
+    return [(path, name, account) for (path, name), account in sorted(found.items())]
+
+
+def _account_matches(pattern: str, account_id: str) -> bool:
+    return re.fullmatch(pattern.replace("*", ".*").replace("?", "."), account_id) is not None
