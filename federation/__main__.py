@@ -62,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         target = load_target(path)
-    except (ConfigError, ValueError, yaml.YAMLError) as error:
+    except ConfigError as error:  # each problem already names its stack file
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (ValueError, yaml.YAMLError) as error:
         print(f"error: {path}: {error}", file=sys.stderr)
         return 2
 
