@@ -9,10 +9,13 @@ values rather than placeholders.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
+import os
 import runpy
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,18 +190,47 @@ def stack_file_config(path: Path, project: str = PROJECT) -> dict[str, str]:
     return to_pulumi_config(config, project)
 
 
+@contextlib.contextmanager
+def _language_host_config(config: dict[str, str], secret_keys: list[str]) -> Iterator[None]:
+    """Hand the program its config as the Python language host does, for the length of one run.
+
+    The host puts the config map and the secret keys into PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS
+    (sdk/python/cmd/pulumi-language-python/main.go), and pulumi-language-python-exec passes both to set_all_config.
+    """
+    saved = {name: os.environ.get(name) for name in ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")}
+    os.environ["PULUMI_CONFIG"] = json.dumps(config)
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(secret_keys)
+    pulumi.runtime.set_all_config(config, secret_keys)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_program(
-    config: dict[str, str], stack: str = "shared", stack_outputs: dict[str, dict[str, Any]] | None = None
+    config: dict[str, str],
+    stack: str = "shared",
+    stack_outputs: dict[str, dict[str, Any]] | None = None,
+    secret_keys: list[str] | None = None,
 ) -> ProgramRun:
     """Run __main__.py once, in a fresh runtime, and return what it registered and exported.
 
     stack_outputs: the outputs of the stacks a member stack references, by the referenced stack name.
+    secret_keys: the config keys the CLI would mark secret (set with --secret).
     """
+    with _language_host_config(config, secret_keys or []):
+        return _run(stack, stack_outputs)
+
+
+def _run(stack: str, stack_outputs: dict[str, dict[str, Any]] | None) -> ProgramRun:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     pulumi_settings.reset_options()
     pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
-    pulumi.runtime.set_all_config(config)
     mocks = FederationMocks(stack_outputs)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
