@@ -23,12 +23,13 @@ import yaml
 
 from federation.config import NAMESPACE, NOT_SECRET, ConfigError, key_path
 
-# A reading of a scalar: its kind ("str", "bool", "int", "float", "null", "timestamp", "merge" or "error") and value.
+# A reading of a scalar: its kind ("str", "bool", "int", "float", "null", "timestamp" or "error") and its value.
 Reading = tuple[str, Any]
 
 # go-yaml v3.0.1 resolve.go, init(): only a scalar starting with one of these characters can be anything but text.
 _HINTS = {**dict.fromkeys("+-", "S"), **dict.fromkeys("0123456789", "D"), **dict.fromkeys("yYnNtTfFoO~", "M"), ".": "."}
 # resolve.go, resolveMapList: the only booleans and nulls v3 knows (YAML 1.1's yes/no/on/off/y/n are text to it).
+# Its "<<" entry is left out: no hint marks '<', so resolve() never reaches it and "<<" is text.
 _GO_WORDS: dict[str, Reading] = {
     **dict.fromkeys(["true", "True", "TRUE"], ("bool", True)),
     **dict.fromkeys(["false", "False", "FALSE"], ("bool", False)),
@@ -36,7 +37,6 @@ _GO_WORDS: dict[str, Reading] = {
     **dict.fromkeys([".nan", ".NaN", ".NAN"], ("float", math.nan)),
     **dict.fromkeys([".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"], ("float", math.inf)),
     **dict.fromkeys(["-.inf", "-.Inf", "-.INF"], ("float", -math.inf)),
-    "<<": ("merge", "<<"),
 }
 # resolve.go, yamlStyleFloat.
 _GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
