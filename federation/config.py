@@ -6,10 +6,13 @@ resource. Errors name the config key path and the bad value, one line per proble
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import shlex
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -20,6 +23,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 NAMESPACE = "iam-federation"
 
@@ -73,15 +77,39 @@ def _matching(pattern: re.Pattern[str], what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+# Why a key of this program cannot be a secret (`pulumi config set --secret`), for the loader and the offline plan.
+NOT_SECRET = (
+    "this program writes its settings in plain text into resource names, policies, tags and stack outputs, "
+    "so none may be secret: set it again without --secret"
+)
+
+# The error type _describe turns into the `pulumi config set ... --type string` command that fixes the value.
+_YAML_SCALAR = "yaml_scalar_not_text"
+
+
 def _no_numbers(value: Any) -> Any:
-    # YAML reads an unquoted 012345678901 as a number and drops the leading zero: refuse rather than guess.
-    if isinstance(value, (bool, int | float)):
-        raise ValueError("must be a quoted string (an unquoted YAML number loses leading zeros)")
+    # `pulumi config set --path k 200000000001` writes a YAML number (Pulumi PR #18287 added `--type string`), and
+    # YAML reads an unquoted 012345678901 as a number without its leading zero: refuse rather than guess.
+    if isinstance(value, bool):
+        raise PydanticCustomError(_YAML_SCALAR, "a YAML boolean where text is expected")
+    if isinstance(value, int | float):
+        raise PydanticCustomError(_YAML_SCALAR, "a YAML number where text is expected")
+    return value
+
+
+def _no_number_ids(value: Any) -> Any:
+    # An account id is 12 digits: a number that lost its leading zeros gets them back in the suggested command.
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == int(value) and 0 <= value < 10**12:
+        raise PydanticCustomError(
+            _YAML_SCALAR,
+            "a YAML number, which cannot keep an account id's leading zeros",
+            {"text": f"{int(value):012d}"},
+        )
     return value
 
 
 _Str = Annotated[str, BeforeValidator(_no_numbers), Field(strict=True)]
-AccountId = Annotated[_Str, _matching(re.compile(r"^\d{12}$"), "exactly 12 digits")]
+AccountId = Annotated[_Str, BeforeValidator(_no_number_ids), _matching(re.compile(r"^\d{12}$"), "exactly 12 digits")]
 AccountName = Annotated[
     _Str, _matching(_ACCOUNT_NAME_RE, "2-32 characters of a-z, 0-9 and '-', starting with a letter")
 ]
@@ -597,9 +625,37 @@ class MemberConfig(_Model):
 AnyConfig = FederationConfig | MemberConfig
 
 
-def _parse_value(value: Any) -> Any:
-    # Pulumi hands structured values to the program as JSON text and scalars as plain strings.
-    if isinstance(value, str) and value[:1] in ("{", "["):
+def _is_text(annotation: Any) -> bool:
+    """Whether a field holds one text value rather than a structured (JSON) one."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_text(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        kinds = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return bool(kinds) and all(_is_text(arg) for arg in kinds)
+    if origin is Literal:
+        return all(isinstance(arg, str) for arg in get_args(annotation))
+    return annotation is str
+
+
+@functools.cache
+def config_keys() -> dict[str, bool]:
+    """Every top-level key the models declare, and whether it is text (True) or a structured value (False).
+
+    The program reads text keys with ``pulumi.Config.get`` and the others with ``get_object``. Derived from the
+    models, so a field added there is read without a second list to keep in step.
+    """
+    return {
+        name: _is_text(field.annotation)
+        for model in (FederationConfig, MemberConfig)
+        for name, field in model.model_fields.items()
+    }
+
+
+def _parse_value(key: str, value: Any) -> Any:
+    # The CLI hands every value to the program as text (PULUMI_CONFIG), objects and lists as JSON text: parse the
+    # keys the models declare structured, as pulumi.Config.get_object does; text keys stay text.
+    if isinstance(value, str) and not config_keys().get(key, True):
         try:
             return json.loads(value)
         except json.JSONDecodeError:
@@ -607,11 +663,29 @@ def _parse_value(value: Any) -> Any:
     return value
 
 
-def _format_loc(loc: tuple[int | str, ...]) -> str:
+def _segment(name: str) -> str:
+    # A property path segment as `pulumi config set --path` reads it: a bare name runs to the next '.' or '[',
+    # anything else is quoted (ParsePropertyPath in pulumi/sdk/go/common/resource/properties_path.go).
+    if name and not any(c in name for c in '.[]"'):
+        return name
+    return '["' + name.replace('"', '\\"') + '"]'
+
+
+def key_path(parts: tuple[int | str, ...]) -> str:
+    """A config key path in the form `pulumi config set --path` takes: accounts[0].id, tags["cost.center"]."""
     path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            segment = _segment(part)
+            path += segment if not path or segment.startswith("[") else f".{segment}"
     return path
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    # pydantic marks an invalid dict key with a "[key]" step after the key itself.
+    return key_path(tuple(part for part in loc if part != "[key]"))
 
 
 def _lookup(data: Any, loc: tuple[int | str, ...]) -> tuple[bool, Any]:
@@ -625,7 +699,22 @@ def _lookup(data: Any, loc: tuple[int | str, ...]) -> tuple[bool, Any]:
     return True, data
 
 
-def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
+def _yaml_text(value: Any) -> str:
+    """A YAML scalar as the user typed it (true, 200000000001), not as Python prints it (True)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value) if isinstance(value, bool | int | float) else repr(value)
+
+
+def set_command(path: str, text: str) -> str:
+    """The `pulumi config set` command that stores ``text`` at ``path`` as a string (flag added by Pulumi PR #18287)."""
+    key = f"{NAMESPACE}:{path}"
+    quoted = f"'{key}'" if "'" not in key else shlex.quote(key)
+    flag = "--path " if "." in path or "[" in path else ""
+    return f"pulumi config set {flag}{quoted} {shlex.quote(text)} --type string"
+
+
+def _describe(error: Mapping[str, Any], data: Mapping[str, Any], map_form: bool = False) -> list[str]:
     loc = tuple(error["loc"])
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "missing":
@@ -637,6 +726,20 @@ def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
         prefix = f"{NAMESPACE}:{_format_loc(loc)}." if loc else f"{NAMESPACE}:"
         return [prefix + line for line in message.splitlines()]
     found, value = _lookup(data, loc)
+    if "[key]" in loc:
+        # The bad part is the dict key itself, the step before pydantic's "[key]" marker.
+        found, value = True, loc[loc.index("[key]") - 1]
+    if error["type"] == _YAML_SCALAR:
+        text = _yaml_text(value)
+        fix = set_command(_format_loc(loc), str((error.get("ctx") or {}).get("text", text)))
+        return [
+            f"{NAMESPACE}:{_format_loc(loc)} = {text}: {message}; set it as text: {fix}, or quote it in the stack file"
+        ]
+    if loc == ("accounts",) and error["type"] == "list_type":
+        message = "must be a list of accounts ({name, id}) or a map from account name to {id}"
+    if map_form and len(loc) == 3 and loc[0] == "accounts" and loc[2] == "name":
+        # In the map form the name is the key: point at it, not at a name field the user never wrote.
+        loc, message = loc[:2], f"{message} (the map key is the account's name)"
     shown = repr(value) if found else "(missing)"
     if len(shown) > 80:
         shown = shown[:77] + "..."
@@ -648,13 +751,57 @@ def _is_member(data: Mapping[str, Any]) -> bool:
     return isinstance(stack, Mapping) and stack.get("kind") == "member"
 
 
+def _accounts_from_map(accounts: Mapping[Any, Any]) -> tuple[list[Any], list[str], list[str]]:
+    """The map form (account name -> {id, ...}) as the list the models take, ordered by name; and its problems.
+
+    The CLI hands objects to the program as Go JSON, whose map keys come out sorted: sorting here gives the offline
+    plan and `pulumi up` the same order. Returns the list, the names by index and one line per entry that also
+    carries a name.
+    """
+    entries = {str(name): entry for name, entry in accounts.items()}
+    names = sorted(entries)
+    items: list[Any] = []
+    problems: list[str] = []
+    for i, name in enumerate(names):
+        entry = entries[name]
+        if isinstance(entry, Mapping):
+            if "name" in entry:
+                problems.append(
+                    f"{NAMESPACE}:accounts[{i}].name = {entry['name']!r}: the map form names an account by its key; "
+                    "remove name"
+                )
+            entry = {**entry, "name": name}
+        items.append(entry)
+    return items, names, problems
+
+
+def _map_form_paths(line: str, names: list[str]) -> str:
+    """accounts[<i>] in a problem line as the map form's accounts.<name>, the way the user wrote the key."""
+
+    def by_name(match: re.Match[str]) -> str:
+        i = int(match.group(1))
+        return key_path(("accounts", names[i])) if i < len(names) else match.group(0)
+
+    return re.sub(r"(?<![\w.])accounts\[(\d+)\]", by_name, line)
+
+
 def parse_config(raw: Mapping[str, Any], namespace: str = NAMESPACE) -> AnyConfig:
     """Validate every ``<namespace>:<key>`` entry of a Pulumi config map; other namespaces are ignored.
 
-    A member stack (stack.kind: member) gets the member model. Raises ConfigError with one line per problem.
+    Values are JSON text as the CLI hands them over, or already parsed (pulumi.Config.get_object). ``accounts`` is
+    a list of {name, id} or a map from name to {id}; both give the same model. A member stack (stack.kind: member)
+    gets the member model. Raises ConfigError with one line per problem, naming keys the way the user wrote them.
     """
     prefix = namespace + ":"
-    data = {key[len(prefix) :]: _parse_value(value) for key, value in raw.items() if key.startswith(prefix)}
+    data = {
+        key[len(prefix) :]: _parse_value(key[len(prefix) :], value)
+        for key, value in raw.items()
+        if key.startswith(prefix)
+    }
+    names: list[str] | None = None
+    problems: list[str] = []
+    if isinstance(data.get("accounts"), Mapping):
+        data["accounts"], names, problems = _accounts_from_map(data["accounts"])
     model: type[FederationConfig] | type[MemberConfig] = MemberConfig if _is_member(data) else FederationConfig
     if model is MemberConfig:
         misplaced = [key for key in SHARED_ONLY_KEYS if key in data]
@@ -663,9 +810,11 @@ def parse_config(raw: Mapping[str, Any], namespace: str = NAMESPACE) -> AnyConfi
                 [f"{NAMESPACE}:{key}: belongs to the shared stack, not to a member stack" for key in misplaced]
             )
     try:
-        return model.model_validate(data)
+        config = model.model_validate(data)
     except ValidationError as exc:
-        problems: list[str] = []
         for error in exc.errors():
-            problems.extend(_describe(error, data))
-        raise ConfigError(problems) from None
+            problems.extend(_describe(error, data, map_form=names is not None))
+    else:
+        if not problems:
+            return config
+    raise ConfigError([_map_form_paths(p, names) for p in problems] if names is not None else problems)

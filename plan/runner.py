@@ -9,20 +9,24 @@ values rather than placeholders.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
+import os
 import runpy
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
+from plan.stack_yaml import read_stack_file
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROGRAM = PROJECT_DIR / "__main__.py"
@@ -162,43 +166,84 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def _like_go_json(value: Any) -> Any:
+    # Go's encoding/json writes a whole float64 below 1e21 without a fraction ('f' format), so the program parses
+    # the CLI's 12345678901.0 as the int 12345678901; Python would write 12345678901.0.
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _like_go_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_like_go_json(v) for v in value]
+    return value
+
+
 def to_pulumi_config(config: dict[str, Any], project: str = PROJECT) -> dict[str, str]:
-    """A stack file's ``config:`` section as the CLI hands it to a program: namespaced keys, objects as JSON."""
+    """A stack file's ``config:`` section as the CLI hands it to a program: namespaced keys, one string each.
+
+    Pulumi >= 3.88 (``object.MarshalString``, sdk/go/common/resource/config/object.go): text as it is, booleans
+    and numbers as their JSON text, objects and lists (and null) as JSON.
+    """
     result: dict[str, str] = {}
     for key, value in config.items():
         full_key = key if ":" in key else f"{project}:{key}"
         if isinstance(value, dict) and set(value) == {"value"}:
             value = value["value"]
-        if isinstance(value, dict | list):
-            result[full_key] = json.dumps(value)
-        elif isinstance(value, bool):
-            result[full_key] = "true" if value else "false"
-        else:
-            result[full_key] = str(value)
+        value = _like_go_json(value)
+        result[full_key] = value if isinstance(value, str) else json.dumps(value)
     return result
 
 
 def stack_file_config(path: Path, project: str = PROJECT) -> dict[str, str]:
-    """The config of a Pulumi.<stack>.yaml file, as the program would receive it."""
-    document = yaml.safe_load(path.read_text()) or {}
-    config = document.get("config") or {}
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: 'config' must be a mapping")
-    return to_pulumi_config(config, project)
+    """The config of a Pulumi.<stack>.yaml file, as the program would receive it from the CLI.
+
+    The file is read as the CLI reads it (plan/stack_yaml.py): a syntax error, a key defined twice, a secret or a
+    value the CLI may read differently is a ConfigError naming file:line:column, never a traceback.
+    """
+    return to_pulumi_config(read_stack_file(path), project)
+
+
+@contextlib.contextmanager
+def _language_host_config(config: dict[str, str], secret_keys: list[str]) -> Iterator[None]:
+    """Hand the program its config as the Python language host does, for the length of one run.
+
+    The host puts the config map and the secret keys into PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS
+    (sdk/python/cmd/pulumi-language-python/main.go), and pulumi-language-python-exec passes both to set_all_config.
+    """
+    saved = {name: os.environ.get(name) for name in ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")}
+    os.environ["PULUMI_CONFIG"] = json.dumps(config)
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(secret_keys)
+    pulumi.runtime.set_all_config(config, secret_keys)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def run_program(
-    config: dict[str, str], stack: str = "shared", stack_outputs: dict[str, dict[str, Any]] | None = None
+    config: dict[str, str],
+    stack: str = "shared",
+    stack_outputs: dict[str, dict[str, Any]] | None = None,
+    secret_keys: list[str] | None = None,
 ) -> ProgramRun:
     """Run __main__.py once, in a fresh runtime, and return what it registered and exported.
 
     stack_outputs: the outputs of the stacks a member stack references, by the referenced stack name.
+    secret_keys: the config keys the CLI would mark secret (set with --secret).
     """
+    with _language_host_config(config, secret_keys or []):
+        return _run(stack, stack_outputs)
+
+
+def _run(stack: str, stack_outputs: dict[str, dict[str, Any]] | None) -> ProgramRun:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     pulumi_settings.reset_options()
     pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
-    pulumi.runtime.set_all_config(config)
     mocks = FederationMocks(stack_outputs)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)

@@ -32,7 +32,10 @@ def project_stacks(directory: Path) -> list[StackFile]:
         try:
             stacks.append(load_stack_file(path))
         except ConfigError as error:
-            raise ConfigError([f"{path.name}: {p}" for p in error.problems]) from None
+            # Problems found while reading the YAML already start with file:line:column.
+            raise ConfigError(
+                [p if p.startswith(f"{path.name}:") else f"{path.name}: {p}" for p in error.problems]
+            ) from None
     return stacks
 
 

@@ -73,7 +73,9 @@ def test_other_namespaces_are_ignored(section: dict[str, Any]) -> None:
         ),
         (
             {"accounts": [{"name": "dev", "id": 222222222222}]},
-            "iam-federation:accounts[0].id = 222222222222: must be a quoted string",
+            "iam-federation:accounts[0].id = 222222222222: a YAML number, which cannot keep an account id's "
+            "leading zeros; set it as text: pulumi config set --path 'iam-federation:accounts[0].id' 222222222222 "
+            "--type string",
         ),
         (
             {"shared_account": {"name": "shared", "id": "1111"}},
