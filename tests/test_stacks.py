@@ -14,14 +14,14 @@ import plan.__main__ as plan_main
 from federation.config import ConfigError, MemberConfig
 from plan.runner import ProgramRun, run_program, to_pulumi_config
 from plan.stacks import cross_stack_problems, load_stack_file
-from tests.conftest import ROOT, config_of, doc, example_section, run_section, with_changes
+from tests.conftest import MEMBER_STACK, config_of, doc, example_section, run_section, with_changes
 
 SHARED_STACK = "my-org/iam-federation/shared"
 ASSUME = ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
 
 
 def member_section(**changes: Any) -> dict[str, Any]:
-    section = dict(yaml.safe_load((ROOT / "Pulumi.members-a.yaml").read_text())["config"])
+    section = dict(yaml.safe_load(MEMBER_STACK.read_text())["config"])
     return with_changes(section, **changes)
 
 
