@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,10 @@ import yaml
 
 import plan.__main__ as plan_main
 from plan.model import IamModel
-from tests.conftest import EXAMPLE_STACK, example_section, with_changes
+from tests.conftest import EXAMPLE_STACK, ROOT, USER_STACK_FILE, example_section, with_changes
+
+# What a clone holds besides tests, docs and the stack files: enough for `make plan`.
+_NOT_NEEDED = {"venv", ".venv", ".git", "build", "tests", "docs", "bench", "examples", "__pycache__"}
 
 
 def write_stack(tmp_path: Path, section: dict[str, Any], name: str = "test") -> Path:
@@ -86,3 +92,47 @@ def test_a_widened_document_fails_the_plan_naming_the_cell(
     flagged = {(m["principal"], m["target"], m["actual"]) for m in report["mismatches"]}
     assert ("outsider-admin", "assume:doer:prod", "allow") in flagged
     assert all(target == "assume:doer:prod" for _, target, _ in flagged)
+
+
+def _fresh_clone(destination: Path) -> Path:
+    """The repository's program files, with the shipped example (the fixture) as its Pulumi.shared.yaml."""
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = {n for n in names if n in _NOT_NEEDED or n.endswith("_cache")}
+        if Path(directory) == ROOT:  # the user's stack files stay unread
+            skipped |= {n for n in names if USER_STACK_FILE.fullmatch(n)}
+        return skipped
+
+    clone = destination / "iam-federation"
+    shutil.copytree(ROOT, clone, ignore=ignore, symlinks=True)
+    shutil.copy(EXAMPLE_STACK, clone / "Pulumi.shared.yaml")
+    return clone
+
+
+def test_start_your_own_stack_on_a_fresh_clone(tmp_path: Path) -> None:
+    """docs/quickstart.md, "Your first stack": copy the example, put in your ids, `make plan STACK=acme`."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    clone = _fresh_clone(tmp_path)
+    shutil.copy(clone / "Pulumi.shared.yaml", clone / "Pulumi.acme.yaml")
+    text = (clone / "Pulumi.acme.yaml").read_text()
+    # The user's edit: their organization and account ids; the example's account names (dev, stage, prod) stay.
+    for old, new in [("o-a1b2c3d4e5", "o-acme123456"), *((f"{d}" * 12, f"20000000000{d}") for d in "1234")]:
+        assert old in text
+        text = text.replace(old, new)
+    (clone / "Pulumi.acme.yaml").write_text(text)
+    venv = Path(sys.prefix)
+    done = subprocess.run(
+        ["make", "-o", f"{venv}/.installed", f"VENV={venv}", "plan", "STACK=acme"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Offline plan of stack 'acme'" in done.stdout
+    assert "OK: all 231 cells of the access matrix match" in done.stdout
+    report = json.loads((clone / "build" / "plan-acme" / "report.json").read_text())
+    assert report["stack"] == "acme"
+    assert report["outputs"]["state_bucket_name"] == "terraform-state-200000000001"
+    assert {r["account"] for r in report["resources"]} == {f"20000000000{d}" for d in "1234"} | {"(component)"}

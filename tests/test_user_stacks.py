@@ -10,34 +10,45 @@ import pytest
 from tests.conftest import EXAMPLE_STACK, MEMBER_STACK, ROOT, USER_STACK_FILE
 
 TESTS = Path(__file__).resolve().parent
-# Names a test may join a stack file name to: anything but the project directory.
+# A bare stack file name means the project directory when it is joined to one of these names, opened as it is
+# (tests run in the project directory), or given to the plan's --stack-file.
 _PROJECT_NAMES = {"ROOT", "PROJECT_DIR"}
+_PATH_CALLS = {"Path", "PurePath", "open"}
+
+
+def _name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    return node.attr if isinstance(node, ast.Attribute) else None
 
 
 def _top_level_references(source: str) -> list[int]:
-    """Lines where a literal 'Pulumi.<stack>.yaml' is not joined to a directory other than the project's."""
-    tree = ast.parse(source)
-    joined: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and isinstance(node.right, ast.Constant):
-            left = node.left
-            if not (isinstance(left, ast.Name) and left.id in _PROJECT_NAMES):
-                joined.add(id(node.right))
+    """Lines where a literal 'Pulumi.<stack>.yaml' names a file of the project directory."""
+    used_as_path: list[ast.AST] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and _name(node.left) in _PROJECT_NAMES:
+            used_as_path.append(node.right)
+        elif isinstance(node, ast.Call) and _name(node.func) in _PATH_CALLS:
+            used_as_path.extend(node.args[:1])
+        elif isinstance(node, ast.List):
+            used_as_path.extend(
+                after
+                for before, after in zip(node.elts, node.elts[1:], strict=False)
+                if isinstance(before, ast.Constant) and before.value == "--stack-file"
+            )
     return [
         node.lineno
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Constant)
-        and isinstance(node.value, str)
-        and USER_STACK_FILE.fullmatch(node.value)
-        and id(node) not in joined
+        for node in used_as_path
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and USER_STACK_FILE.fullmatch(node.value)
     ]
 
 
 def test_the_scan_finds_a_reference_to_the_top_level_files() -> None:
     assert _top_level_references('p = ROOT / "Pulumi.shared.yaml"') == [1]
+    assert _top_level_references('p = Path("Pulumi.acme.yaml")') == [1]
     assert _top_level_references('main(["--stack-file", "Pulumi.members-a.yaml"])') == [1]
     assert _top_level_references('p = tmp_path / "Pulumi.shared.yaml"') == []
-    assert _top_level_references('msg = "no stack file Pulumi.shared.yaml in the directory"') == []
+    assert _top_level_references('assert names == ["Pulumi.half.yaml"]') == []
 
 
 def test_no_test_module_names_a_top_level_stack_file() -> None:
