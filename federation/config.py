@@ -209,6 +209,11 @@ class SsoSettings(_Model):
     )
     region: Region | None = Field(None, description="Identity Center's region; defaults to the stack's region.")
     session_name: Annotated[_Str, _matching(re.compile(r"^[\w-]{1,64}$"), "a word")] = "sso"
+    account_name: AccountName | None = Field(
+        None,
+        description="Name of the SSO account in the ~/.aws/config profile names; defaults to the listed account "
+        "with that id, else 'sso'.",
+    )
 
 
 class CiSettings(_Model):
@@ -265,6 +270,11 @@ class StateBackendSettings(_Model):
     state_mgmt_trusts_doers: bool = Field(
         True,
         description="Let doer sessions assume state-mgmt (Terragrunt iam_role chain); false: only the assumer.",
+    )
+    terragrunt_lock: Literal["lockfile", "dynamodb", "both"] = Field(
+        "lockfile",
+        description="State locking in the generated root.hcl: lockfile (S3-native use_lockfile, Terraform/OpenTofu "
+        ">= 1.10), dynamodb (the lock table; deprecated since Terraform 1.11), both (while migrating).",
     )
 
 
