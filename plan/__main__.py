@@ -2,15 +2,18 @@
 
 Runs the real program under Pulumi's mock runtime, prints the planned resources by account and the access
 matrix, writes report.json, trust-graph.mmd and trust-graph.png, and exits non-zero when any cell of the
-matrix differs from what the config promises. A member stack is planned after the shared stack it reads, and
-its matrix covers both; ``--stack all`` plans the shared stack and every member stack reading it, each program
-once, with one matrix across all of them. Only stacks that belong together are checked against each other.
+matrix differs from what the config promises. It also writes what the user pastes next, from the stacks'
+outputs: aws-config (~/.aws/config profiles) and terragrunt/ (root.hcl, <account>/account.hcl). A member stack
+is planned after the shared stack it reads, and its matrix covers both; ``--stack all`` plans the shared stack
+and every member stack reading it, each program once, with one matrix across all of them. Only stacks that belong
+together are checked against each other.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -39,6 +42,40 @@ def run_selection(selection: Selection) -> list[ProgramRun]:
         outputs = {member.config.stack.shared_stack: runs[0].outputs}
         runs.append(run_program(member.raw, stack=member.name, stack_outputs=outputs))
     return runs
+
+
+def handoff_files(runs: list[ProgramRun]) -> dict[str, str]:
+    """The stacks' outputs a user pastes next, by file: the shared stack's, then each member's additions."""
+    files = {
+        "aws-config": "\n".join(run.outputs["aws_config_snippet"] for run in runs),
+        "terragrunt/root.hcl": runs[0].outputs["terragrunt_root_hcl"],
+    }
+    for run in runs:
+        files |= {
+            f"terragrunt/{name}/account.hcl": text for name, text in run.outputs["terragrunt_account_hcl"].items()
+        }
+    return files
+
+
+def _write_handoff(out: Path, runs: list[ProgramRun], selection: Selection) -> str:
+    """Write the files and say where they go; files of accounts planned before and gone since go too."""
+    shutil.rmtree(out / "terragrunt", ignore_errors=True)
+    for name, text in handoff_files(runs).items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text)
+    organization = selection.organization
+    accounts = [a.name for a in organization.all_accounts]
+    profile = "<account>" if organization.state_backend.state_mgmt_trusts_doers else "assumer"
+    session = organization.sso.session_name
+    return "\n".join(
+        [
+            "What to paste next (the stacks' outputs as planned; `pulumi stack output` shows them after `pulumi up`):",
+            f"  {out / 'aws-config'}: append to ~/.aws/config, then: aws sso login --sso-session {session}",
+            f"  {out / 'terragrunt'}/: root.hcl for the root of your Terragrunt repository, and <account>/account.hcl"
+            f" for {len(accounts)} account(s){': ' + ', '.join(accounts) if len(accounts) <= 8 else ''}",
+            f"Then in <account>/<unit>/: AWS_PROFILE={profile} terragrunt plan   (docs/terragrunt.md)",
+        ]
+    )
 
 
 def _shown(selection: Selection, runs: list[ProgramRun]) -> ProgramRun:
@@ -115,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     if matrix.mismatches:
         print(f"FAILED: {len(matrix.mismatches)} cell(s) of the access matrix differ from the config's promise")
         return 1
+    print(_write_handoff(out, runs, selection))
     print(f"OK: all {len(matrix.cells)} cells of the access matrix match the config's promise")
     return 0
 

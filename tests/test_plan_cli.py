@@ -53,6 +53,17 @@ def test_example_plan_prints_resources_and_matrix_and_writes_reports(
     assert "state_mgmt -- reads/writes --> state_bucket" in graph
     assert "outsider" not in graph
     assert (tmp_path / "trust-graph.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # What the user pastes next: the stacks' outputs, written where the plan says.
+    assert f"{tmp_path / 'aws-config'}: append to ~/.aws/config" in out
+    assert "Then in <account>/<unit>/: AWS_PROFILE=<account> terragrunt plan" in out
+    assert (tmp_path / "aws-config").read_text() == report["outputs"]["aws_config_snippet"]
+    assert (tmp_path / "terragrunt" / "root.hcl").read_text() == report["outputs"]["terragrunt_root_hcl"]
+    written = sorted(p.relative_to(tmp_path / "terragrunt").as_posix() for p in (tmp_path / "terragrunt").rglob("*"))
+    accounts = ["dev", "prod", "shared", "stage"]
+    assert written == sorted([*accounts, *(f"{a}/account.hcl" for a in accounts), "root.hcl"])
+    assert (tmp_path / "terragrunt" / "dev" / "account.hcl").read_text() == report["outputs"]["terragrunt_account_hcl"][
+        "dev"
+    ]
 
 
 def test_bad_config_gives_the_same_clear_error_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -88,6 +99,7 @@ def test_a_widened_document_fails_the_plan_naming_the_cell(
     assert code == 1
     assert "outsider-admin -> assume:doer:prod: expected deny, got allow" in out
     assert "FAILED:" in out
+    assert "What to paste next" not in out and not (tmp_path / "aws-config").exists()
     report = json.loads((tmp_path / "report.json").read_text())
     flagged = {(m["principal"], m["target"], m["actual"]) for m in report["mismatches"]}
     assert ("outsider-admin", "assume:doer:prod", "allow") in flagged

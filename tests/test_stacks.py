@@ -223,6 +223,12 @@ def test_plan_of_a_member_runs_the_shared_stack_first_and_covers_both(
     assert cells[("doer:data", "assume:state-mgmt")] == "allow"
     assert cells[("outsider-admin", "assume:doer:data")] == "deny"
     assert report["mismatches"] == []
+    # The shared stack's profiles and root.hcl, with the member's doer profiles and account files added.
+    config = (tmp_path / "out" / "aws-config").read_text()
+    assert "[profile assumer]" in config and "[profile dev]" in config and "[profile sandbox]" in config
+    files = {p.parent.name for p in (tmp_path / "out" / "terragrunt").glob("*/account.hcl")}
+    assert files == {"shared", "dev", "stage", "prod", "data", "sandbox"}
+    assert (tmp_path / "out" / "terragrunt" / "root.hcl").exists()
 
 
 def test_plan_refuses_an_account_held_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
