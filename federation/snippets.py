@@ -5,7 +5,7 @@ parser. A stack writes the files of its own accounts (member stacks know their d
 shared stack), and root.hcl reads the account it runs in from the nearest account.hcl: adding an account, in any
 stack, adds one account.hcl and never changes root.hcl.
 
-Attribute names are Terragrunt's (checked against the v1.1.3 source, gruntwork-io/terragrunt@286a33cb:
+Attribute names are Terragrunt's (checked against v1.1.3 and main at gruntwork-io/terragrunt@286a33cb:
 internal/remotestate/backend/s3/remote_state_config.go, docs/src/content/docs/04-reference/01-hcl/) and those of
 Terraform's S3 backend (website/docs/language/backend/s3.mdx): docs/terragrunt.md cites each.
 """
