@@ -58,8 +58,7 @@ def handoff_files(runs: list[ProgramRun]) -> dict[str, str]:
 
 
 def _write_handoff(out: Path, runs: list[ProgramRun], selection: Selection) -> str:
-    """Write the files and say where they go; files of accounts planned before and gone since go too."""
-    shutil.rmtree(out / "terragrunt", ignore_errors=True)
+    """Write the files and say where they go."""
     for name, text in handoff_files(runs).items():
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_text(text)
@@ -142,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     print(matrix_text(matrix))
 
     out.mkdir(parents=True, exist_ok=True)
+    # An earlier plan's files to paste go first: they may name accounts since removed, or a failed plan's config.
+    shutil.rmtree(out / "terragrunt", ignore_errors=True)
+    (out / "aws-config").unlink(missing_ok=True)
     (out / "report.json").write_text(json.dumps(report_json(stack, shown, matrix), indent=2) + "\n")
     (out / "trust-graph.mmd").write_text(mermaid(matrix))
     written = ["report.json", "trust-graph.mmd"]

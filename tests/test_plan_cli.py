@@ -94,12 +94,15 @@ def test_a_widened_document_fails_the_plan_naming_the_cell(
         return model
 
     monkeypatch.setattr(plan_main, "iam_model", tampered)
+    (tmp_path / "terragrunt" / "gone").mkdir(parents=True)  # files of an earlier plan
+    (tmp_path / "aws-config").write_text("[profile gone]\n")
     code = plan_main.main(["--stack-file", str(EXAMPLE_STACK), "--out", str(tmp_path), "--no-png"])
     out = capsys.readouterr().out
     assert code == 1
     assert "outsider-admin -> assume:doer:prod: expected deny, got allow" in out
     assert "FAILED:" in out
-    assert "What to paste next" not in out and not (tmp_path / "aws-config").exists()
+    assert "What to paste next" not in out
+    assert not (tmp_path / "aws-config").exists() and not (tmp_path / "terragrunt").exists()
     report = json.loads((tmp_path / "report.json").read_text())
     flagged = {(m["principal"], m["target"], m["actual"]) for m in report["mismatches"]}
     assert ("outsider-admin", "assume:doer:prod", "allow") in flagged
