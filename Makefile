@@ -1,11 +1,17 @@
 # Two set-up commands: `make plan` (offline plan of a stack, default Pulumi.shared.yaml) and `make test`.
 # Both create ./venv and install requirements-dev.txt on first use (Pulumi.yaml uses the same ./venv).
+#   make plan STACK=<name>              plans Pulumi.<name>.yaml (a member stack with the shared stack it reads)
+#   make plan STACK=all [SHARED=<name>] plans the shared stack and every member stack reading it, together
+#   make plan-examples                  plans the example organization in examples/ (a member stack, then all)
 PYTHON ?= python3
 VENV ?= venv
 PY := $(VENV)/bin/python
 STACK ?= shared
+SHARED ?= shared
+STACKS ?= .
+OUT ?= build/plan-$(STACK)
 
-.PHONY: plan test lint bench clean
+.PHONY: plan plan-examples test lint bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +19,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 plan: $(VENV)/.installed
-	$(PY) -m plan --stack-file Pulumi.$(STACK).yaml --out build/plan-$(STACK)
+	$(PY) -m plan --dir $(STACKS) --stack $(STACK) --shared $(SHARED) --out $(OUT)
+
+plan-examples: $(VENV)/.installed
+	$(PY) -m plan --dir examples --stack members-a --out build/examples/plan-members-a
+	$(PY) -m plan --dir examples --stack all --out build/examples/plan-all
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q

@@ -16,26 +16,19 @@ import yaml
 from federation.config import ConfigError, MemberConfig
 from federation.doctor import Target, exit_code, render, run_checks, target_of
 from federation.doctor_aws import Boto3Aws
-from plan.stacks import StackFile, load_stack_file, shared_stack_of
-
-
-def _load(path: Path) -> StackFile:
-    try:
-        return load_stack_file(path)
-    except ConfigError as error:
-        raise ConfigError([f"{path.name}: {p}" for p in error.problems]) from None
+from plan.runner import stack_name_of
+from plan.stacks import select_stacks
 
 
 def load_target(path: Path) -> Target:
     """The chain a stack file describes; a member stack reads its shared stack's file, as `make plan` does."""
-    stack = _load(path)
-    if not isinstance(stack.config, MemberConfig):
-        return target_of(stack.name, stack.config)
-    assert stack.config.stack.shared_stack  # the member model requires it
-    wanted = path.parent / f"Pulumi.{stack.config.stack.shared_stack.rsplit('/', 1)[-1]}.yaml"
-    shared = shared_stack_of(stack, [_load(wanted)] if wanted.exists() else [])
-    assert not isinstance(shared.config, MemberConfig)  # shared_stack_of returns a shared or complete stack
-    return target_of(stack.name, stack.config, shared.config, shared.name)
+    selection = select_stacks(path.parent, stack_name_of(path))
+    shared = selection.shared
+    assert not isinstance(shared.config, MemberConfig)  # a selection's base is a shared or complete stack
+    if not selection.members:
+        return target_of(shared.name, shared.config)
+    member = selection.members[-1]
+    return target_of(member.name, member.config, shared.config, shared.name)
 
 
 def main(argv: list[str] | None = None) -> int:

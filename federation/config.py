@@ -238,6 +238,11 @@ class SsoSettings(_Model):
     )
     region: Region | None = Field(None, description="Identity Center's region; defaults to the stack's region.")
     session_name: Annotated[_Str, _matching(re.compile(r"^[\w-]{1,64}$"), "a word")] = "sso"
+    account_name: AccountName | None = Field(
+        None,
+        description="Name of the SSO account in the ~/.aws/config profile names; defaults to the listed account "
+        "with that id, else 'sso'.",
+    )
 
 
 VpcId = Annotated[_Str, _matching(re.compile(r"^vpc-[0-9a-f]{8,17}$"), "a VPC id such as vpc-0a1b2c3d4e5f67890")]
@@ -312,6 +317,11 @@ class StateBackendSettings(_Model):
         default_factory=list,
         max_length=20,
         description="Accounts (by name) whose state every account may read, e.g. the shared account's outputs.",
+    )
+    terragrunt_lock: Literal["lockfile", "dynamodb", "both"] = Field(
+        "lockfile",
+        description="State locking in the generated root.hcl: lockfile (S3-native use_lockfile, Terraform/OpenTofu "
+        ">= 1.10), dynamodb (the lock table; deprecated since Terraform 1.11), both (while migrating).",
     )
 
 

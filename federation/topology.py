@@ -62,6 +62,23 @@ def _doer_arns(doers: dict[str, DoerRole]) -> dict[str, pulumi.Output[str]]:
     return {name: doer.role.arn for name, doer in sorted(doers.items())}
 
 
+def _account_facts(
+    accounts: list[Account], region: str, doers: dict[str, DoerRole]
+) -> pulumi.Output[list[snippets.AccountFacts]]:
+    """The accounts as the snippets see them, with each doer's ARN as AWS reports it."""
+    arns = pulumi.Output.all(*(doers[a.name].role.arn for a in accounts))
+    return arns.apply(
+        lambda values: [
+            snippets.AccountFacts(a.name, a.id, region, arn) for a, arn in zip(accounts, values, strict=True)
+        ]
+    )
+
+
+def _account_hcl(facts: pulumi.Output[list[snippets.AccountFacts]]) -> pulumi.Output[dict[str, str]]:
+    # One <account>/account.hcl per account of this stack: the Terragrunt files a stack owns.
+    return facts.apply(lambda accounts: {a.name: snippets.account_hcl(a) for a in accounts})
+
+
 def build_shared_topology(config: FederationConfig) -> Topology:
     """A complete or shared stack."""
     doer = config.roles.doer
@@ -96,6 +113,7 @@ def build_shared_topology(config: FederationConfig) -> Topology:
             tags=config.tags,
         )
         OrganizationGuard("organization-guard", OrganizationGuardArgs(config=config, provider=guard_provider))
+    accounts = _account_facts(config.all_accounts, config.region, doers)
     outputs: dict[str, Any] = {
         "assumer_role_arn": assumer.role.arn,
         "instance_profile_name": assumer.instance_profile.name,
@@ -103,8 +121,9 @@ def build_shared_topology(config: FederationConfig) -> Topology:
         "state_mgmt_role_arn": backend.state_mgmt_role.arn,
         "state_bucket_name": backend.bucket.bucket,
         "lock_table_name": backend.table.name,
-        "aws_config_snippet": snippets.aws_config_snippet(config),
-        "terragrunt_root_hcl": snippets.terragrunt_root_hcl(config),
+        "aws_config_snippet": accounts.apply(lambda facts: snippets.aws_config_snippet(config, facts)),
+        "terragrunt_root_hcl": snippets.root_hcl(snippets.state_backend_facts(config)),
+        "terragrunt_account_hcl": _account_hcl(accounts),
         "terragrunt_iam_role_arns": names.doer_arns(config),
         # What member stacks read through their StackReference.
         "organization_id": config.organization_id,
@@ -131,11 +150,15 @@ def build_member_topology(config: MemberConfig) -> Topology:
     )
     doers = _doer_roles(config.accounts, providers, config.roles.doer, facts)
     arns = _doer_arns(doers)
-    return Topology(
-        providers=providers,
-        doers=doers,
-        outputs={"doer_role_arns": arns, "terragrunt_iam_role_arns": arns},
-    )
+    accounts = _account_facts(config.accounts, config.region, doers)
+    outputs: dict[str, Any] = {
+        "doer_role_arns": arns,
+        "terragrunt_iam_role_arns": arns,
+        # To append to the shared stack's aws_config_snippet, which holds the assumer profile these start from.
+        "aws_config_snippet": accounts.apply(snippets.doer_profiles),
+        "terragrunt_account_hcl": _account_hcl(accounts),
+    }
+    return Topology(providers=providers, doers=doers, outputs=outputs)
 
 
 def build_topology(config: AnyConfig) -> Topology:

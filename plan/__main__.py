@@ -1,27 +1,31 @@
-"""`python -m plan`: the offline plan of a stack file (no AWS, no Pulumi CLI).
+"""`python -m plan`: the offline plan of a stack, or of a whole organization (no AWS, no Pulumi CLI).
 
 Runs the real program under Pulumi's mock runtime, prints the planned resources by account and the access
 matrix, writes report.json, trust-graph.mmd and trust-graph.png, and exits non-zero when any cell of the
-matrix differs from what the config promises. A member stack is planned after the shared stack it reads, and
-its matrix covers both. Every Pulumi.*.yaml beside the stack file is read to refuse an account held twice.
+matrix differs from what the config promises. It also writes what the user pastes next, from the stacks'
+outputs: aws-config (~/.aws/config profiles) and terragrunt/ (root.hcl, <account>/account.hcl). A member stack
+is planned after the shared stack it reads, and its matrix covers both; ``--stack all`` plans the shared stack
+and every member stack reading it, each program once, with one matrix across all of them. Only stacks that belong
+together are checked against each other.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
 
 import pulumi
 
-from federation.config import ConfigError, FederationConfig, MemberConfig
+from federation.config import ConfigError
 from plan.escalation import analyse
 from plan.matrix import access_matrix
 from plan.model import iam_model
 from plan.report import classes_text, escalation_text, matrix_text, mermaid, plan_text, write_png, write_report
-from plan.runner import ProgramRun, run_stack_file
-from plan.stacks import StackFile, cross_stack_problems, project_stacks, shared_stack_of
+from plan.runner import ProgramRun, run_program, stack_name_of
+from plan.stacks import ALL, Selection, select_stacks
 
 
 def _fail(message: str) -> int:
@@ -29,48 +33,111 @@ def _fail(message: str) -> int:
     return 2
 
 
+def run_selection(selection: Selection) -> list[ProgramRun]:
+    """Each selected program once: the shared stack, then every member with the shared stack's outputs."""
+    shared = selection.shared
+    runs = [run_program(shared.raw, stack=shared.name)]
+    for member in selection.members:
+        assert member.config.stack.shared_stack is not None
+        outputs = {member.config.stack.shared_stack: runs[0].outputs}
+        runs.append(run_program(member.raw, stack=member.name, stack_outputs=outputs))
+    return runs
+
+
+def handoff_files(runs: list[ProgramRun]) -> dict[str, str]:
+    """The stacks' outputs a user pastes next, by file: the shared stack's, then each member's additions."""
+    files = {
+        "aws-config": "\n".join(run.outputs["aws_config_snippet"] for run in runs),
+        "terragrunt/root.hcl": runs[0].outputs["terragrunt_root_hcl"],
+    }
+    for run in runs:
+        files |= {
+            f"terragrunt/{name}/account.hcl": text for name, text in run.outputs["terragrunt_account_hcl"].items()
+        }
+    return files
+
+
+def _write_handoff(out: Path, runs: list[ProgramRun], selection: Selection) -> str:
+    """Write the files and say where they go."""
+    for name, text in handoff_files(runs).items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text)
+    organization = selection.organization
+    accounts = [a.name for a in organization.all_accounts]
+    profile = "<account>" if organization.state_backend.state_mgmt_trusts_doers else "assumer"
+    session = organization.sso.session_name
+    return "\n".join(
+        [
+            "What to paste next (the stacks' outputs as planned; `pulumi stack output` shows them after `pulumi up`):",
+            f"  {out / 'aws-config'}: append to ~/.aws/config, then: aws sso login --sso-session {session}",
+            f"  {out / 'terragrunt'}/: root.hcl for the root of your Terragrunt repository, and <account>/account.hcl"
+            f" for {len(accounts)} account(s){': ' + ', '.join(accounts) if len(accounts) <= 8 else ''}",
+            f"Then in <account>/<unit>/: AWS_PROFILE={profile} terragrunt plan   (docs/terragrunt.md)",
+        ]
+    )
+
+
+def _shown(selection: Selection, runs: list[ProgramRun]) -> ProgramRun:
+    """The resources this plan is about: one stack's, or for 'all' every stack's (URNs carry the stack)."""
+    if selection.name != ALL:
+        return runs[-1]
+    return ProgramRun(
+        registrations=[r for run in runs for r in run.registrations],
+        outputs={stack.name: run.outputs for stack, run in zip(selection.stacks, runs, strict=True)},
+    )
+
+
+def _header(selection: Selection) -> str:
+    shared = selection.shared
+    if selection.name == ALL:
+        members = ", ".join(m.name for m in selection.members) or "none"
+        return (
+            f"Offline plan of organization {selection.organization.organization_id}: stack '{shared.name}' "
+            f"({shared.path}) first, then the member stacks reading it ({members}).\n"
+            "Each program runs once; one access matrix covers all of them."
+        )
+    target = selection.members[-1] if selection.members else shared
+    lines = [f"Offline plan of stack '{target.name}' ({target.path})."]
+    if selection.members:
+        lines.append(f"It reads stack '{shared.name}', planned first; the access matrix covers both.")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m plan", description=__doc__)
-    parser.add_argument("--stack-file", type=Path, default=Path("Pulumi.shared.yaml"))
-    parser.add_argument("--out", type=Path, default=Path("build/plan"))
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--stack", default="shared", help=f"Pulumi.<stack>.yaml in --dir, or '{ALL}'")
+    which.add_argument("--stack-file", type=Path, help="a stack file (its directory holds the stacks it reads)")
+    parser.add_argument("--dir", type=Path, default=Path("."), help="where the Pulumi.<stack>.yaml files are")
+    parser.add_argument("--shared", default="shared", help=f"with --stack {ALL}: the shared or complete stack")
+    parser.add_argument("--out", type=Path, help="output directory (default build/plan-<stack>)")
     parser.add_argument("--no-png", action="store_true", help="skip the PNG picture")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    if not args.stack_file.exists():
-        return _fail(f"stack file {args.stack_file} not found")
+    directory, stack = (
+        (args.stack_file.parent, stack_name_of(args.stack_file)) if args.stack_file else (args.dir, args.stack)
+    )
+    out: Path = args.out or Path("build") / f"plan-{stack}"
+    target = directory / f"Pulumi.{args.shared if stack == ALL else stack}.yaml"
+    if not target.exists():
+        return _fail(f"stack file {target} not found")
     try:
-        stacks = project_stacks(args.stack_file.resolve().parent)
-        problems = cross_stack_problems(stacks)
-        if problems:
-            raise ConfigError(problems)
-        target = next(s for s in stacks if s.path.name == args.stack_file.name)
-        shared: StackFile | None = shared_stack_of(target, stacks) if isinstance(target.config, MemberConfig) else None
-        runs: list[ProgramRun] = []
-        if shared is not None:
-            assert isinstance(target.config, MemberConfig) and target.config.stack.shared_stack
-            shared_run = run_stack_file(shared.path)
-            outputs = {target.config.stack.shared_stack: shared_run.outputs}
-            runs = [shared_run, run_stack_file(target.path, outputs)]
-        else:
-            runs = [run_stack_file(target.path)]
+        selection = select_stacks(directory, stack, shared=args.shared)
+        for warning in selection.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        runs = run_selection(selection)
     except (pulumi.RunError, ConfigError) as error:
-        return _fail(f"{args.stack_file}: {error}")
+        return _fail(f"{target}: {error}")
 
-    base = shared.config if shared is not None else target.config
-    assert isinstance(base, FederationConfig)
-    # The organization as this plan sees it: the shared stack's accounts and, for a member, the member's.
-    accounts = [*base.accounts, *(target.config.accounts if shared is not None else [])]
-    organization = base.model_copy(update={"accounts": accounts})
-    matrix = access_matrix(organization, iam_model(runs[0], *runs[1:]))
+    organization = selection.organization
+    matrix = access_matrix(organization, iam_model(*runs))
     escalation = analyse(organization, matrix)
-
+    shown = _shown(selection, runs)
     names = {a.id: a.name for a in organization.all_accounts}
-    print(f"Offline plan of stack '{target.name}' ({args.stack_file}): the real program under Pulumi's mock runtime.")
-    if shared is not None:
-        print(f"It reads stack '{shared.name}', planned first; the access matrix covers both.")
-    print("Nothing here ran against AWS or the Pulumi CLI.\n")
-    print(plan_text(runs[-1], names))
+    print(_header(selection))
+    print("The real program ran under Pulumi's mock runtime; nothing here ran against AWS or the Pulumi CLI.\n")
+    print(plan_text(shown, names))
     print()
     print(classes_text(matrix))
     print()
@@ -78,28 +145,29 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(escalation_text(matrix, escalation))
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_report(args.out / "report.json", target.name, runs[-1], matrix, escalation)
-    (args.out / "trust-graph.mmd").write_text(mermaid(matrix))
+    out.mkdir(parents=True, exist_ok=True)
+    # An earlier plan's files to paste go first: they may name accounts since removed, or a failed plan's config.
+    shutil.rmtree(out / "terragrunt", ignore_errors=True)
+    (out / "aws-config").unlink(missing_ok=True)
+    write_report(out / "report.json", stack, shown, matrix, escalation)
+    (out / "trust-graph.mmd").write_text(mermaid(matrix))
     written = ["report.json", "trust-graph.mmd"]
     if not args.no_png:
-        write_png(matrix, args.out / "trust-graph.png")
+        write_png(matrix, out / "trust-graph.png")
         written.append("trust-graph.png")
-    print(f"\nWrote {', '.join(str(args.out / w) for w in written)} in {time.perf_counter() - started:.1f} s")
-    failed = False
+    print(f"\nWrote {', '.join(str(out / w) for w in written)} in {time.perf_counter() - started:.1f} s")
     if matrix.mismatches:
         print(f"FAILED: {len(matrix.mismatches)} cell(s) of the access matrix differ from the config's promise")
-        failed = True
-    else:
-        print(f"OK: all {len(matrix.judged)} judged cells of the access matrix match the config's promise")
     if escalation.failures:
-        first = escalation.failures[0]
+        first = min(escalation.failures, key=lambda f: len(f.path))
         print(f"FAILED: {len(escalation.failures)} reach(es) beyond the promise, e.g. {first.path}")
-        failed = True
-    else:
-        risks = f" (named risks: {', '.join(sorted(escalation.risks))})" if escalation.risks else ""
-        print(f"OK: no principal outside the trust root reaches beyond its own account's state{risks}")
-    return 1 if failed else 0
+    if matrix.mismatches or escalation.failures:
+        return 1
+    print(_write_handoff(out, runs, selection))
+    print(f"OK: all {len(matrix.judged)} judged cells of the access matrix match the config's promise")
+    risks = f" (named risks: {', '.join(sorted(escalation.risks))})" if escalation.risks else ""
+    print(f"OK: no principal outside the trust root reaches beyond its own account's state{risks}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,9 +1,16 @@
-"""Shared fixtures: the example stack's config, and a way to run the real program under mocks."""
+"""Shared fixtures: the example stack's config, and a way to run the real program under mocks.
+
+The stack files at the top of the repository are the user's to edit or delete, so tests read their own copies
+under tests/fixtures. An audit hook makes any read of a top-level stack file fail the test that tried it.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
+import os
+import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +22,28 @@ from federation.config import FederationConfig, parse_config
 from plan.runner import ProgramRun, run_program, to_pulumi_config
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_STACK = ROOT / "Pulumi.shared.yaml"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+EXAMPLE_STACK = FIXTURES / "Pulumi.shared.yaml"
+MEMBER_STACK = FIXTURES / "Pulumi.members-a.yaml"
+# Pulumi.<stack>.yaml, not the project file Pulumi.yaml.
+USER_STACK_FILE = re.compile(r"Pulumi\.[^/\\]+\.yaml")
+
+
+def _refuse_user_stack_files(event: str, args: tuple[Any, ...]) -> None:
+    # Audit hooks see every open() of the process, the code under test's included: a test that plans the
+    # user's stack file (directly, or by globbing the project directory) fails here instead of passing on
+    # whatever the user wrote. Kept cheap: most events are not "open".
+    if event != "open" or not args or isinstance(args[0], int) or args[0] is None:
+        return
+    name = os.fsdecode(args[0])
+    if "Pulumi." not in name:
+        return
+    path = Path(os.path.abspath(name))
+    if path.parent == ROOT and USER_STACK_FILE.fullmatch(path.name):
+        raise PermissionError(f"tests must not read the user's stack file {path}; use a fixture in {FIXTURES}")
+
+
+sys.addaudithook(_refuse_user_stack_files)
 
 
 def example_section() -> dict[str, Any]:

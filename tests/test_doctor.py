@@ -34,10 +34,11 @@ from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
 import federation.__main__ as cli
+from federation import names
 from federation.config import FederationConfig, parse_config
 from federation.doctor import Kind, Target, identify, sso_login_of, target_of
 from federation.doctor_aws import Boto3Aws
-from federation.snippets import aws_config_snippet
+from federation.snippets import AccountFacts, aws_config_snippet
 from plan.materialize import account_session
 from plan.runner import to_pulumi_config
 
@@ -673,9 +674,14 @@ def test_profile_missing(stack_file: Path, clean_env: Path, capsys: pytest.Captu
     assert run.calls == []
 
 
+SSO_PROFILE = "shared-AWSAdministratorAccess"  # <SSO account>-<permission set>, as the snippet names it
+
+
 def sso_config(config: FederationConfig) -> str:
     """The program's own ~/.aws/config snippet, plus a legacy SSO profile (sso_start_url in the profile)."""
-    return aws_config_snippet(config) + (
+    doers = names.doer_arns(config)
+    facts = [AccountFacts(a.name, a.id, config.region, doers[a.name]) for a in config.all_accounts]
+    return aws_config_snippet(config, facts) + (
         "\n[profile legacy]\n"
         "sso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n"
         f"sso_account_id = {SHARED}\nsso_role_name = AWSAdministratorAccess\nregion = us-east-1\n"
@@ -685,10 +691,10 @@ def sso_config(config: FederationConfig) -> str:
 @pytest.mark.parametrize(
     ("profile", "token", "detail", "fix"),
     [
-        ("shared-sso", "expired", "expired and botocore could not refresh it", "`aws sso login --sso-session sso`"),
+        (SSO_PROFILE, "expired", "expired and botocore could not refresh it", "`aws sso login --sso-session sso`"),
         ("assumer", "expired", "expired and botocore could not refresh it", "`aws sso login --sso-session sso`"),
         ("legacy", "expired", "expired or revoked", "`aws sso login --profile legacy`"),
-        ("shared-sso", None, "not found: no `aws sso login` on this machine yet", "`aws sso login --sso-session sso`"),
+        (SSO_PROFILE, None, "not found: no `aws sso login` on this machine yet", "`aws sso login --sso-session sso`"),
     ],
 )
 def test_sso_token_expired_or_missing(

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import configparser
 import json
-import os
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-import botocore.session
-import hcl2
 import pulumi
 import pytest
 
@@ -361,59 +356,3 @@ def test_outputs_name_every_role_and_store(example_run: ProgramRun) -> None:
     expected = {n: f"arn:aws:iam::{a}:role/infrastructure-doer-role" for n, a in ACCOUNTS.items()}
     assert outputs["doer_role_arns"] == expected
     assert outputs["terragrunt_iam_role_arns"] == expected
-
-
-def test_aws_config_snippet_loads_as_the_cli_reads_it(example_run: ProgramRun, tmp_path: Path) -> None:
-    path = tmp_path / "config"
-    path.write_text(example_run.outputs["aws_config_snippet"])
-    os.environ["AWS_CONFIG_FILE"] = str(path)
-    try:
-        full = botocore.session.Session().full_config
-    finally:
-        del os.environ["AWS_CONFIG_FILE"]
-    assert full["sso_sessions"]["sso"]["sso_start_url"] == "https://example.awsapps.com/start"
-    shared = full["profiles"]["shared-sso"]
-    assert shared["sso_session"] == "sso"
-    assert shared["sso_account_id"] == SHARED_ID
-    assert shared["sso_role_name"] == "AWSAdministratorAccess"
-    assumer = full["profiles"]["assumer"]
-    assert assumer["source_profile"] == "shared-sso"
-    assert assumer["role_arn"] == ASSUMER_ARN
-    assert configparser.ConfigParser().read_string(example_run.outputs["aws_config_snippet"]) is None
-
-
-def _terragrunt(run: ProgramRun) -> dict[str, Any]:
-    parsed: dict[str, Any] = hcl2.loads(run.outputs["terragrunt_root_hcl"])
-    return parsed
-
-
-def _unquote(value: Any) -> Any:
-    return value.strip('"') if isinstance(value, str) else value
-
-
-def test_terragrunt_root_uses_state_mgmt_and_iam_role(example_run: ProgramRun) -> None:
-    parsed = _terragrunt(example_run)
-    (remote_state,) = parsed["remote_state"]
-    config = remote_state["config"]
-    assert _unquote(remote_state["backend"]) == "s3"
-    assert _unquote(config["bucket"]) == "terraform-state-111111111111"
-    assert _unquote(config["dynamodb_table"]) == "terraform-state-lock-111111111111"
-    assert config["use_lockfile"] is True and config["encrypt"] is True
-    assert _unquote(config["assume_role"]["role_arn"]) == STATE_MGMT_ARN
-    assert "path_relative_to_include()" in config["key"]
-    assert "iam_role" in parsed and "local.doer_role_arns" in parsed["iam_role"]
-    (locals_,) = parsed["locals"]
-    doers = {k: _unquote(v) for k, v in locals_["doer_role_arns"].items()}
-    assert doers == example_run.outputs["doer_role_arns"]
-    assert "generate" not in parsed
-
-
-def test_terragrunt_root_follows_the_article_chain_when_doers_are_not_trusted(section: dict[str, Any]) -> None:
-    run = run_section(with_changes(section, state_backend={"state_mgmt_trusts_doers": False}))
-    parsed = _terragrunt(run)
-    assert "iam_role" not in parsed
-    (generate,) = parsed["generate"]
-    provider = {_unquote(k): v for k, v in generate.items()}["provider"]
-    assert _unquote(provider["path"]) == "provider.tf"
-    assert "assume_role" in provider["contents"] and "local.doer_role_arns[local.account]" in provider["contents"]
-    assert _unquote(parsed["remote_state"][0]["config"]["assume_role"]["role_arn"]) == STATE_MGMT_ARN

@@ -13,15 +13,15 @@ import yaml
 import plan.__main__ as plan_main
 from federation.config import ConfigError, MemberConfig
 from plan.runner import ProgramRun, run_program, to_pulumi_config
-from plan.stacks import cross_stack_problems, load_stack_file
-from tests.conftest import ROOT, config_of, doc, example_section, run_section, with_changes
+from plan.stacks import StackFile, belonging_with, cross_stack_problems, read_stack_file, select_stacks
+from tests.conftest import MEMBER_STACK, config_of, doc, example_section, run_section, with_changes
 
 SHARED_STACK = "my-org/iam-federation/shared"
 ASSUME = ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
 
 
 def member_section(**changes: Any) -> dict[str, Any]:
-    section = dict(yaml.safe_load((ROOT / "Pulumi.members-a.yaml").read_text())["config"])
+    section = dict(yaml.safe_load(MEMBER_STACK.read_text())["config"])
     return with_changes(section, **changes)
 
 
@@ -170,6 +170,23 @@ def _write(directory: Path, name: str, section: dict[str, Any]) -> Path:
     return path
 
 
+def load_stack_file(path: Path) -> StackFile:
+    stack = read_stack_file(path)
+    assert isinstance(stack, StackFile), stack
+    return stack
+
+
+def other_organization(**changes: Any) -> dict[str, Any]:
+    """The example with a new organization id and new account ids, keeping the example's account names."""
+    section = with_changes(
+        example_section(),
+        organization_id="o-z9y8x7w6v5",
+        shared_account={"name": "shared", "id": "911111111111"},
+        accounts=[{"name": n, "id": f"9{i}2222222222"} for i, n in enumerate(("dev", "stage", "prod"))],
+    )
+    return with_changes(section, **changes)
+
+
 def test_an_account_in_two_stacks_or_the_shared_account_in_a_member_is_refused(tmp_path: Path) -> None:
     shared = load_stack_file(_write(tmp_path, "shared", example_section()))
     clash = member_section(
@@ -213,6 +230,12 @@ def test_plan_of_a_member_runs_the_shared_stack_first_and_covers_both(
     assert cells[("admin@outsider", f"assume:doer@{first}")]["actual"] == "deny"
     assert report["mismatches"] == []
     assert [f for f in report["escalation"]["findings"] if f["risk"] is None] == []
+    # The shared stack's profiles and root.hcl, with the member's doer profiles and account files added.
+    config = (tmp_path / "out" / "aws-config").read_text()
+    assert "[profile assumer]" in config and "[profile dev]" in config and "[profile sandbox]" in config
+    files = {p.parent.name for p in (tmp_path / "out" / "terragrunt").glob("*/account.hcl")}
+    assert files == {"shared", "dev", "stage", "prod", "data", "sandbox"}
+    assert (tmp_path / "out" / "terragrunt" / "root.hcl").exists()
 
 
 def test_plan_refuses_an_account_held_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -230,3 +253,114 @@ def test_plan_of_a_member_without_its_shared_stack_file(tmp_path: Path, capsys: 
     member = _write(tmp_path, "members-a", member_section())
     assert plan_main.main(["--stack-file", str(member), "--no-png", "--out", str(tmp_path / "o")]) == 2
     assert "no shared or complete stack file Pulumi.shared.yaml" in capsys.readouterr().err
+
+
+def test_the_problem_names_the_key_that_holds_the_account(tmp_path: Path) -> None:
+    # Two complete stacks of one organization: the shared account is shared_account, not accounts[0].
+    first = load_stack_file(_write(tmp_path, "acme", example_section()))
+    again = with_changes(example_section(), accounts=[{"name": "qa", "id": "333333333333"}])
+    second = load_stack_file(_write(tmp_path, "shared", again))
+    assert cross_stack_problems([first, second]) == [
+        "Pulumi.shared.yaml: iam-federation:shared_account.id = '111111111111': already held by stack 'acme'",
+        "Pulumi.shared.yaml: iam-federation:shared_account.name = 'shared': already used by stack 'acme'",
+        "Pulumi.shared.yaml: iam-federation:accounts[0].id = '333333333333': already held by stack 'acme'",
+    ]
+
+
+def test_stacks_belong_together_by_organization_or_by_the_shared_stack_a_member_names(tmp_path: Path) -> None:
+    shared = load_stack_file(_write(tmp_path, "shared", example_section()))
+    member = load_stack_file(_write(tmp_path, "members-a", member_section()))
+    same_org = load_stack_file(
+        _write(tmp_path, "legacy", with_changes(other_organization(), organization_id="o-a1b2c3d4e5"))
+    )
+    acme = load_stack_file(_write(tmp_path, "acme", other_organization()))
+    acme_member = load_stack_file(
+        _write(tmp_path, "acme-ou", member_section(stack={"kind": "member", "shared_stack": "org/iam-federation/acme"}))
+    )
+    stacks = [shared, member, same_org, acme, acme_member]
+    assert [s.name for s in belonging_with(shared, stacks)] == ["shared", "legacy", "members-a"]
+    assert [s.name for s in belonging_with(member, stacks)] == ["shared", "legacy", "members-a"]
+    assert [s.name for s in belonging_with(acme, stacks)] == ["acme", "acme-ou"]
+    # The example and acme hold the same account names (and acme-ou the example member's ids): no problem across.
+    assert cross_stack_problems(belonging_with(acme, stacks)) == []
+
+
+def test_an_unrelated_or_broken_stack_file_does_not_block_a_plan(tmp_path: Path) -> None:
+    _write(tmp_path, "shared", example_section())
+    _write(tmp_path, "acme", other_organization())
+    _write(tmp_path, "half", with_changes(other_organization(), region="moon-1"))
+    (tmp_path / "Pulumi.typo.yaml").write_text("config:\n  iam-federation:region: [unclosed\n")
+    selection = select_stacks(tmp_path, "acme")
+    assert (selection.shared.name, selection.members) == ("acme", [])
+    assert [w.split(":")[0] for w in selection.warnings] == ["Pulumi.half.yaml", "Pulumi.typo.yaml"]
+    assert "iam-federation:region = 'moon-1'" in selection.warnings[0]
+    with pytest.raises(ConfigError) as caught:
+        select_stacks(tmp_path, "half")
+    assert caught.value.problems[0].startswith("Pulumi.half.yaml: iam-federation:region = 'moon-1'")
+
+
+def test_a_member_whose_shared_stack_is_broken_names_the_shared_files_problem(tmp_path: Path) -> None:
+    _write(tmp_path, "shared", with_changes(example_section(), organization_id="org"))
+    _write(tmp_path, "members-a", member_section())
+    with pytest.raises(ConfigError) as caught:
+        select_stacks(tmp_path, "members-a")
+    assert caught.value.problems[0].startswith("Pulumi.shared.yaml: iam-federation:organization_id = 'org'")
+
+
+def _organization(tmp_path: Path) -> None:
+    """The example shared stack with two member stacks reading it, and an unrelated organization beside them."""
+    _write(tmp_path, "shared", example_section())
+    _write(tmp_path, "members-a", member_section())
+    _write(tmp_path, "members-b", member_section(accounts=[{"name": "ml", "id": "777777777777"}]))
+    _write(tmp_path, "acme", other_organization())
+
+
+def test_plan_all_runs_each_program_once_with_one_model_and_one_matrix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _organization(tmp_path)
+    ran: list[str] = []
+    models: list[int] = []
+    real_run, real_model = plan_main.run_program, plan_main.iam_model
+
+    def counting_run(config: dict[str, str], stack: str = "shared", **kwargs: Any) -> ProgramRun:
+        ran.append(stack)
+        return real_run(config, stack=stack, **kwargs)
+
+    def counting_model(*runs: ProgramRun) -> Any:
+        models.append(len(runs))
+        return real_model(*runs)
+
+    monkeypatch.setattr(plan_main, "run_program", counting_run)
+    monkeypatch.setattr(plan_main, "iam_model", counting_model)
+    out = tmp_path / "out"
+    code = plan_main.main(["--dir", str(tmp_path), "--stack", "all", "--out", str(out), "--no-png"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert ran == ["shared", "members-a", "members-b"]
+    assert models == [3]
+    assert "first, then the member stacks reading it (members-a, members-b)" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert report["stack"] == "all"
+    assert {r["account"] for r in report["resources"]} >= {"111111111111", "555555555555", "777777777777"}
+    # Cells between member stacks, which no single member plan evaluates: the accounts of both member stacks are
+    # one class with the shared stack's, and its cell between two different accounts decides every such pair.
+    (apps,) = [c for c in report["classes"] if "ml" in c["members"]]
+    assert {"data", "sandbox", "ml"} <= set(apps["members"])
+    first, second = apps["representatives"][:2]
+    cells = {(c["principal"], c["target"]): c for c in report["cells"]}
+    between = cells[(f"doer@{first}", f"assume:doer@{second}")]
+    size = len(apps["members"])
+    assert between["actual"] == "deny" and between["stands_for"] == size * (size - 1)
+    assert cells[("assumer(runner)", f"assume:doer@{first}")]["actual"] == "allow"
+    assert report["mismatches"] == []
+
+
+def test_plan_all_refuses_a_second_shared_stack_of_the_organization(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _organization(tmp_path)
+    _write(tmp_path, "legacy", with_changes(other_organization(), organization_id="o-a1b2c3d4e5"))
+    assert plan_main.main(["--dir", str(tmp_path), "--stack", "all", "--no-png", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "Pulumi.legacy.yaml: iam-federation:organization_id = 'o-a1b2c3d4e5': a second shared or complete" in err
