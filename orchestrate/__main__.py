@@ -29,6 +29,7 @@ from orchestrate.schedule import (
     StackSpec,
     default_budget_mb,
     jobs_in_order,
+    per_stack_bound,
 )
 from plan.stacks import cross_stack_problems, project_stacks
 
@@ -127,6 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         + (f"; at most {args.parallel} at once" if args.parallel else "")
         + "."
     )
+    members = [s for s in specs if s.kind == "member"]
+    if members:
+        largest = max(s.accounts for s in members)
+        at_once = per_stack_bound(budget_mb, largest, args.provider_mb)
+        if args.parallel:
+            at_once = min(at_once, args.parallel)
+        print(f"Member stacks of {largest} accounts: up to {at_once} at once.")
     for job in schedule.over_budget():
         print(f"warning: {job.name} alone is estimated at {job.estimate_mb} MB, over the budget: it will run alone")
     try:

@@ -17,7 +17,17 @@ import pytest
 import yaml
 
 from orchestrate.__main__ import main
-from orchestrate.schedule import ENGINE_MB, PROVIDER_MB, Job, Kind, OrderError, Schedule, StackSpec, jobs_in_order
+from orchestrate.schedule import (
+    ENGINE_MB,
+    PROVIDER_MB,
+    Job,
+    Kind,
+    OrderError,
+    Schedule,
+    StackSpec,
+    jobs_in_order,
+    per_stack_bound,
+)
 from tests.conftest import ROOT
 
 ORG = "o-a1b2c3d4e5"
@@ -73,6 +83,8 @@ def test_memory_budget_bounds_the_members_running_at_once() -> None:
     two = 2 * jobs[1].estimate_mb
     waves, peak = run_to_end(Schedule(jobs, budget_mb=two + jobs[1].estimate_mb - 1))
     assert peak == 2 and waves[0] == ["shared"] and waves[1] == ["m0", "m1"]
+    assert per_stack_bound(two + jobs[1].estimate_mb - 1, 40) == 2
+    assert per_stack_bound(48 * 1024, 40) == 2 and per_stack_bound(12 * 1024, 40) == 1  # docs/orchestrate.md
     _, peak = run_to_end(Schedule(jobs, budget_mb=10**6, max_parallel=3))
     assert peak == 3
     _, peak = run_to_end(Schedule(jobs, budget_mb=10**6))
@@ -268,6 +280,7 @@ def test_the_memory_budget_bounds_how_many_stacks_run_at_once(tmp_path: Path, st
     assert ups["shared"]["peak"] == 1
     assert max(ups[m]["peak"] for m in members) == 2
     assert concurrency(out) == 2
+    assert "Member stacks of 2 accounts: up to 2 at once." in out
 
 
 def test_stops_at_the_first_failure_and_lets_the_running_stack_finish(
