@@ -1,6 +1,6 @@
 """`python -m orchestrate up|preview --all`: every stack of the project, in order, through the Automation API.
 
-Finds the Pulumi.<stack>.yaml files of the project directory (validated as ``make plan`` validates them, and
+Finds the Pulumi.<stack>.yaml files of the project directory (validated as the program validates them, and
 refused when an account sits in two stacks), runs the shared or complete stacks first, then the member stacks
 as the memory budget allows (orchestrate/schedule.py), stops starting stacks at the first failure, and prints
 one summary. Exit status: 0 all succeeded, 1 a stack failed or did not start, 2 nothing ran (bad input).
@@ -17,7 +17,10 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
+import yaml
+
 from federation.config import ConfigError, MemberConfig
+from federation.load import load_config
 from orchestrate.automation import Echo, pulumi_command, run_stack
 from orchestrate.report import Outcome, summary_text
 from orchestrate.schedule import (
@@ -31,7 +34,7 @@ from orchestrate.schedule import (
     jobs_in_order,
     per_stack_bound,
 )
-from plan.stacks import cross_stack_problems, project_stacks
+from plan.runner import stack_file_config, stack_name_of
 
 RunOne = Callable[[Job], Outcome]
 
@@ -41,21 +44,31 @@ def _physical_mb() -> int:
 
 
 def stack_specs(project_dir: Path) -> list[StackSpec]:
-    """The project's stack files as the schedule sees them; bad config raises ConfigError naming file and key."""
-    stacks = project_stacks(project_dir)
-    problems = cross_stack_problems(stacks)
+    """Every Pulumi.<stack>.yaml of the project, validated as the program validates it (all must be valid: each
+    is about to run); raises ConfigError with every problem, prefixed by its file."""
+    specs: list[StackSpec] = []
+    problems: list[str] = []
+    for path in sorted(project_dir.glob("Pulumi.*.yaml")):
+        try:
+            config = load_config(stack_file_config(path))
+        except ConfigError as error:
+            problems += [f"{path.name}: {p}" for p in error.problems]
+            continue
+        except (ValueError, yaml.YAMLError) as error:
+            problems.append(f"{path.name}: {' '.join(str(error).split())}")
+            continue
+        specs.append(
+            StackSpec(
+                name=stack_name_of(path),
+                file=path.name,
+                kind=config.stack.kind,
+                account_ids=tuple(a.id for a in config.all_accounts),
+                shared_stack=config.stack.shared_stack if isinstance(config, MemberConfig) else None,
+            )
+        )
     if problems:
         raise ConfigError(problems)
-    return [
-        StackSpec(
-            name=s.name,
-            file=s.path.name,
-            kind=s.config.stack.kind,
-            accounts=len(s.config.all_accounts),
-            shared_stack=s.config.stack.shared_stack if isinstance(s.config, MemberConfig) else None,
-        )
-        for s in stacks
-    ]
+    return specs
 
 
 def execute(schedule: Schedule, run_one: RunOne, echo: Echo) -> dict[str, Outcome]:

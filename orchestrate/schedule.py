@@ -45,8 +45,12 @@ class StackSpec:
     name: str  # the stack name: Pulumi.<name>.yaml
     file: str
     kind: Kind
-    accounts: int  # accounts with a provider in this stack (the shared account included for shared/complete)
+    account_ids: tuple[str, ...]  # one provider each (the shared account included for shared/complete stacks)
     shared_stack: str | None = None  # a member's iam-federation:stack.shared_stack, as written
+
+    @property
+    def accounts(self) -> int:
+        return len(self.account_ids)
 
 
 @dataclass(frozen=True)
@@ -73,12 +77,18 @@ def default_budget_mb(physical_mb: int) -> int:
 def jobs_in_order(specs: list[StackSpec], provider_mb: int = PROVIDER_MB) -> list[Job]:
     """Shared and complete stacks first, then members, each group by name; a member names the stack it reads.
 
-    A member's ``shared_stack`` is matched by its last segment (``org/project/<stack>``), as ``plan`` does.
+    A member's ``shared_stack`` is matched by its last segment (``org/project/<stack>``), as ``plan`` does. An
+    account in two stacks is refused: two stacks would each own its doer, and each ``up`` would undo the other.
     """
     by_name = {s.name: s for s in specs}
     problems: list[str] = []
     jobs: list[Job] = []
+    holder: dict[str, str] = {}
     for spec in sorted(specs, key=lambda s: (s.kind == "member", s.name)):
+        for account_id in spec.account_ids:
+            if account_id in holder:
+                problems.append(f"{spec.file}: account {account_id} is already held by stack {holder[account_id]!r}")
+            holder.setdefault(account_id, spec.name)
         after = None
         if spec.kind == "member":
             reference = spec.shared_stack or ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ ORG = "o-a1b2c3d4e5"
 
 
 def spec(name: str, kind: Kind = "member", accounts: int = 1, shared: str | None = "shared") -> StackSpec:
-    return StackSpec(name, f"Pulumi.{name}.yaml", kind, accounts, shared if kind == "member" else None)
+    ids = tuple(f"{zlib.crc32(name.encode()) % 10**6:06d}{i:06d}" for i in range(accounts))
+    return StackSpec(name, f"Pulumi.{name}.yaml", kind, ids, shared if kind == "member" else None)
 
 
 def run_to_end(schedule: Schedule, fails: frozenset[str] = frozenset()) -> tuple[list[list[str]], int]:
@@ -352,5 +354,5 @@ def test_an_account_in_two_stacks_is_refused_before_anything_runs(tmp_path: Path
     stub.script(stacks=["shared", "members-0", "members-1"])
     code, _, err = orchestrate("up", "--all", "--stacks-dir", str(project))
     assert code == 2
-    assert "Pulumi.members-1.yaml: iam-federation:accounts[0].id = '200000000000': already held by stack" in err
+    assert "Pulumi.members-1.yaml: account 200000000000 is already held by stack 'members-0'" in err
     assert stub.calls() == []
