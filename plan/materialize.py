@@ -9,7 +9,7 @@ policy conditions or DynamoDB (see FACTS.md); those verdicts come from plan.eval
 ``moto.mock_aws()``.
 
 Two costs dominate a moto world, and both are cut here without changing what is created:
-- moto (5.1-5.2) builds every account's IAM backend by parsing all ~1,600 AWS managed policies (4.7 MB of JSON,
+- moto (5.2.5 here) builds every account's IAM backend by parsing all ~1,600 AWS managed policies (4.7 MB of JSON,
   about 1 s per account, and again on each reset). ``moto_world`` lets moto load only the AWS managed policies
   the run attaches (``aws_managed_policy_names``), through moto's own hook, the module global
   ``moto.iam.models.aws_managed_policies_data`` that ``IAMBackend._init_aws_policies`` parses. Attaching any

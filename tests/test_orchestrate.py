@@ -359,3 +359,16 @@ def test_an_account_in_two_stacks_is_refused_before_anything_runs(tmp_path: Path
     assert code == 2
     assert "Pulumi.members-1.yaml: account 200000000000 is already held by stack 'members-0'" in err
     assert stub.calls() == []
+
+
+def test_no_pulumi_on_path_is_one_clear_error(
+    tmp_path: Path, orchestrate: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = write_project(tmp_path / "project", {"shared": shared_section()})
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    code, out, err = orchestrate("preview", "--all", "--stacks-dir", str(project))
+    assert code == 2
+    assert err.strip() == "error: no `pulumi` executable on PATH (install the Pulumi CLI)"
+    assert "Summary" not in out
