@@ -5,21 +5,42 @@ policy documents on the way in (update_assume_role_policy, put_role_policy, put_
 document fails here as it would in AWS. moto's own allow/deny answers are not trusted for trust policies, bucket
 policy conditions or DynamoDB (see FACTS.md); those verdicts come from plan.evaluator.
 
-Call inside ``moto.mock_aws()``.
+``moto_world(run)`` is the whole step: moto on, the run materialized. Call ``materialize`` yourself only inside
+``moto.mock_aws()``.
+
+Two costs dominate a moto world, and both are cut here without changing what is created:
+- moto (5.2.5 here) builds every account's IAM backend by parsing all ~1,600 AWS managed policies (4.7 MB of JSON,
+  about 1 s per account, and again on each reset). ``moto_world`` lets moto load only the AWS managed policies
+  the run attaches (``aws_managed_policy_names``), through moto's own hook, the module global
+  ``moto.iam.models.aws_managed_policies_data`` that ``IAMBackend._init_aws_policies`` parses. Attaching any
+  other AWS managed policy in such a world fails with NoSuchEntity, as it would for a policy AWS does not have.
+- every ``boto3.Session`` builds its own botocore loader and re-reads the service models and endpoint rules
+  (about 0.15 s a session). Sessions made here share one loader: the files are read once per process.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 import boto3
+import botocore.loaders
+import botocore.session
+import moto.iam.models
+from moto import mock_aws
+from moto.iam.aws_managed_policies import aws_managed_policies_data
 
 from plan.runner import PROVIDER_TYPE, ProgramRun, Registration
 
 _ROOT_KEY = "AKIAIOSFODNN7EXAMPLE"
+# moto's switch for AWS managed policies; off, attaching AdministratorAccess fails with NoSuchEntity.
+MOTO_CONFIG: Any = {"iam": {"load_aws_managed_policies": True}}
+_AWS_MANAGED_PREFIX = "arn:aws:iam::aws:policy/"
 
 
 @dataclass
@@ -31,16 +52,35 @@ class Materialized:
     keys: dict[str, str] = field(default_factory=dict)
 
 
+@functools.cache
+def _shared_loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
+
+
+def new_session(access_key: str, secret_key: str, token: str | None, region: str) -> boto3.Session:
+    """A boto3 session on the process's shared botocore loader (service models parsed once, not per session)."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _shared_loader())
+    return boto3.Session(
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        aws_session_token=token,
+        region_name=region,
+        botocore_session=core,
+    )
+
+
+def assume_role(caller: boto3.Session, role_arn: str, session_name: str) -> boto3.Session:
+    """The session ``caller`` gets by assuming ``role_arn``."""
+    credentials = caller.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return new_session(
+        credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"], caller.region_name
+    )
+
+
 def account_session(account: str, role_arn: str, region: str) -> boto3.Session:
     """Credentials in ``account``, the way the provider gets them: by assuming its configured role."""
-    sts = boto3.client("sts", region_name=region, aws_access_key_id=_ROOT_KEY, aws_secret_access_key="x")
-    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="iam-federation-pulumi")["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=region,
-    )
+    return assume_role(new_session(_ROOT_KEY, "x", None, region), role_arn, "iam-federation-pulumi")
 
 
 def _role(session: boto3.Session, inputs: dict[str, Any]) -> None:
@@ -215,6 +255,39 @@ HANDLERS: dict[str, Callable[[boto3.Session, dict[str, Any]], Any]] = {
     "aws:dynamodb/table:Table": _table,
     "aws:dynamodb/resourcePolicy:ResourcePolicy": _table_policy,
 }
+
+
+def aws_managed_policy_names(run: ProgramRun) -> set[str]:
+    """Names of the AWS managed policies the run attaches to a role or sets as a permissions boundary."""
+    arns = [r.inputs.get("policyArn") for r in run.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")]
+    arns += [r.inputs.get("permissionsBoundary") for r in run.by_type("aws:iam/role:Role")]
+    return {arn.rsplit("/", 1)[-1] for arn in arns if isinstance(arn, str) and arn.startswith(_AWS_MANAGED_PREFIX)}
+
+
+@functools.cache
+def _all_aws_managed_policies() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(aws_managed_policies_data)
+    return data
+
+
+@contextmanager
+def only_aws_managed_policies(names: set[str]) -> Iterator[None]:
+    """moto's IAM backends, built inside, know only these AWS managed policies (an unknown name is an error)."""
+    every = _all_aws_managed_policies()
+    unknown = sorted(names - set(every))
+    if unknown:
+        raise ValueError(f"moto does not know the AWS managed policies {unknown}")
+    subset = json.dumps({name: every[name] for name in sorted(names)})
+    # patch.object fails loudly if a moto release renames the hook, rather than silently loading everything.
+    with mock.patch.object(moto.iam.models, "aws_managed_policies_data", subset):
+        yield
+
+
+@contextmanager
+def moto_world(run: ProgramRun) -> Iterator[Materialized]:
+    """moto on, with what the run registered created in it; everything is dropped on exit."""
+    with only_aws_managed_policies(aws_managed_policy_names(run)), mock_aws(config=MOTO_CONFIG):
+        yield materialize(run)
 
 
 def materialize(run: ProgramRun) -> Materialized:

@@ -10,46 +10,54 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
-from plan.materialize import Materialized, materialize
+from plan.materialize import Materialized, assume_role
 from plan.runner import ProgramRun
 from tests.conftest import example_section, run_section
+from tests.moto_world import MotoWorlds
 
 SHARED, DEV = "111111111111", "222222222222"
 BUCKET = "terraform-state-111111111111"
 TABLE = "terraform-state-lock-111111111111"
-MOTO_CONFIG: Any = {"iam": {"load_aws_managed_policies": True}}
 
 
 @pytest.fixture(scope="module")
-def program() -> ProgramRun:
-    return run_section(example_section())
+def program(example_run: ProgramRun) -> ProgramRun:
+    return example_run
+
+
+@pytest.fixture(scope="module")
+def worlds() -> Iterator[MotoWorlds]:
+    # Module scope: moto patches botocore for as long as a world is open; no other module should run inside it.
+    worlds = MotoWorlds()
+    yield worlds
+    worlds.close()
 
 
 @pytest.fixture
-def world(program: ProgramRun) -> Iterator[Materialized]:
-    with mock_aws(config=MOTO_CONFIG):
-        yield materialize(program)
+def world(worlds: MotoWorlds, program: ProgramRun) -> Iterator[Materialized]:
+    """The example's world for this test alone: it may write to it."""
+    with worlds.fresh(program) as world:
+        yield world
+
+
+@pytest.fixture
+def shared_world(worlds: MotoWorlds, program: ProgramRun) -> Materialized:
+    """The example's world, built once for the tests that only read it."""
+    return worlds.shared(program)
 
 
 def assume(caller: boto3.Session, role_arn: str) -> boto3.Session:
-    credentials = caller.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="test-session")["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name="us-east-1",
-    )
+    return assume_role(caller, role_arn, "test-session")
 
 
-def test_every_resource_lands_in_its_providers_account(world: Materialized, program: ProgramRun) -> None:
+def test_every_resource_lands_in_its_providers_account(shared_world: Materialized, program: ProgramRun) -> None:
+    world = shared_world
     expected_created = [r for r in program.registrations if r.type.startswith("aws:")]
     assert len(world.created) == len(expected_created)
     roles = {
@@ -82,7 +90,15 @@ def test_every_resource_lands_in_its_providers_account(world: Materialized, prog
     assert world.sessions[DEV].client("dynamodb").list_tables()["TableNames"] == []
 
 
-def test_bucket_and_table_settings_read_back_from_moto(world: Materialized) -> None:
+def test_world_knows_only_the_aws_managed_policies_the_run_attaches(shared_world: Materialized) -> None:
+    # moto_world's shortcut (plan/materialize.py): the run attaches AdministratorAccess and nothing else.
+    for session in shared_world.sessions.values():
+        known = [p["Arn"] for p in session.client("iam").list_policies(Scope="AWS")["Policies"]]
+        assert known == ["arn:aws:iam::aws:policy/AdministratorAccess"]
+
+
+def test_bucket_and_table_settings_read_back_from_moto(shared_world: Materialized) -> None:
+    world = shared_world
     s3 = world.sessions[SHARED].client("s3")
     assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
     rules = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
@@ -114,14 +130,14 @@ def test_bucket_and_table_settings_read_back_from_moto(world: Materialized) -> N
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
 
 
-def test_moto_rejects_a_malformed_document(program: ProgramRun) -> None:
+def test_moto_rejects_a_malformed_document(worlds: MotoWorlds, program: ProgramRun) -> None:
     broken = copy.deepcopy(program)
     role = next(r for r in broken.registrations if r.name == "doer-dev-role")
     trust = json.loads(role.inputs["assumeRolePolicy"])
     trust["Statement"][0]["Efect"] = trust["Statement"][0].pop("Effect")
     role.inputs["assumeRolePolicy"] = json.dumps(trust)
-    with mock_aws(config=MOTO_CONFIG), pytest.raises(ClientError) as caught:
-        materialize(broken)
+    with pytest.raises(ClientError) as caught, worlds.fresh(broken):
+        pass
     assert caught.value.response["Error"]["Code"] == "MalformedPolicyDocument"
 
 
@@ -199,13 +215,12 @@ def test_state_mgmt_session_reaches_state_objects_and_nothing_else(world: Materi
     exercise()
 
 
-def test_hardened_backend_materializes_with_its_key_and_logging() -> None:
+def test_hardened_backend_materializes_with_its_key_and_logging(worlds: MotoWorlds) -> None:
     from tests.conftest import with_changes
 
     backend = {"kms": {"enabled": True}, "access_logging": {"target_bucket": "org-logs-bucket"}}
     program = run_section(with_changes(example_section(), state_backend=backend))
-    with mock_aws(config=MOTO_CONFIG):
-        world = materialize(program)
+    with worlds.fresh(program) as world:
         (key_arn,) = [v for v in world.keys.values() if v.startswith("arn:")]
         session = world.sessions[SHARED]
         kms = session.client("kms")
