@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 def example_config(accounts: int) -> dict[str, Any]:
     import yaml
 
-    section = dict(yaml.safe_load((ROOT / "Pulumi.shared.yaml").read_text())["config"])
+    section = dict(yaml.safe_load((ROOT / "examples" / "Pulumi.shared.yaml").read_text())["config"])
     section["iam-federation:accounts"] = [
         {"name": f"acct-{i:04d}", "id": f"{500000000000 + i:012d}"} for i in range(accounts)
     ]
