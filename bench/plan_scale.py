@@ -54,7 +54,7 @@ def _base_section(kind: str, max_accounts: int) -> dict[str, Any]:
             "doer": {"managed_policy_arns": {"admin": "arn:aws:iam::aws:policy/AdministratorAccess"}}
         },
         "iam-federation:sso": {
-            "permission_sets": ["AWSAdministratorAccess", "AWSPowerUserAccess"],
+            "permission_sets": ["AWSAdministratorAccess"],
             "start_url": "https://example.awsapps.com/start",
         },
         "iam-federation:ci": {"instance_profile_name": "infrastructure-assumer"},

@@ -144,8 +144,14 @@ def _risk(config: FederationConfig, matrix: Matrix, reach_: Reach, reached: str)
     guarded = config.organization_guard.enabled or bool(config.ci.runner_vpc_ids)
     if "pass-role" in kinds and not guarded:
         return RUNNER_RISK
-    through_state_mgmt = any(matrix.world.nodes[h.node].kind == "state-mgmt" for h in reach_.path(node))
-    if through_state_mgmt and "shared-state-sessions" in config.risks:
+    world = matrix.world
+    # With the legacy layout every state-mgmt session reaches every account's state: the accepted risk.
+    to_state_mgmt = (
+        source.kind == "state-mgmt"
+        or (reached in world.targets and world.targets[reached].kind == "assume-state")
+        or any(world.nodes[h.node].kind == "state-mgmt" for h in reach_.path(node))
+    )
+    if to_state_mgmt and "shared-state-sessions" in config.risks:
         return "shared-state-sessions"
     return None
 
