@@ -210,15 +210,15 @@ def _node_id(label: str) -> str:
 
 
 def _layer(label: str) -> int:
-    if label.startswith(("ec2", "sso", "extra", "launcher")):
-        return 0
+    if label in ("state bucket", "lock table"):
+        return 4
     if label.startswith("assumer"):
         return 1
-    if label.startswith("doer"):
+    if label.startswith(("doer", "bootstrap")):
         return 2
     if label.startswith("state-mgmt"):
         return 3
-    return 4
+    return 0  # callers: CI, SSO, modelled principals and the roles they create
 
 
 def write_png(matrix: Matrix, path: Path) -> None:
