@@ -11,7 +11,8 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 import yaml
 
 from federation.config import FederationConfig, parse_config
+from plan import runner
 from plan.runner import ProgramRun, run_program, to_pulumi_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,3 +101,20 @@ def example_run() -> ProgramRun:
 @pytest.fixture
 def run() -> Callable[..., ProgramRun]:
     return run_section
+
+
+@contextmanager
+def registered_types() -> Iterator[list[str]]:
+    """The type of every resource the program registers inside the block, in order (the Stack first)."""
+    seen: list[str] = []
+    original = runner.RecordingMonitor.RegisterResource
+
+    def spy(self: runner.RecordingMonitor, request: Any) -> Any:
+        seen.append(request.type)
+        return original(self, request)
+
+    runner.RecordingMonitor.RegisterResource = spy  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        runner.RecordingMonitor.RegisterResource = original  # type: ignore[method-assign]

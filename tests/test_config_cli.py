@@ -20,9 +20,9 @@ import plan.__main__ as plan_main
 from federation.config import ConfigError, FederationConfig, MemberConfig, config_keys, parse_config
 from federation.load import load_config
 from federation.stack_config import stack_config, stack_keys
-from plan import runner
 from plan.runner import run_program, run_stack_file, stack_file_config, to_pulumi_config
 from plan.stack_yaml import go_yaml_reading
+from tests.conftest import registered_types
 
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 
@@ -441,19 +441,8 @@ def test_the_models_say_which_keys_are_text() -> None:
 
 
 def test_a_bad_value_registers_nothing(tmp_path: Path) -> None:
-    seen: list[str] = []
-    original = runner.RecordingMonitor.RegisterResource
-
-    def spy(self: runner.RecordingMonitor, request: Any) -> Any:
-        seen.append(request.type)
-        return original(self, request)
-
-    runner.RecordingMonitor.RegisterResource = spy  # type: ignore[method-assign]
-    try:
-        with pytest.raises(pulumi.RunError) as caught:
-            run_stack_file(write(tmp_path, HEAD + MAP_FORM.replace('"222222222222"', "222222222222")))
-    finally:
-        runner.RecordingMonitor.RegisterResource = original  # type: ignore[method-assign]
+    with registered_types() as seen, pytest.raises(pulumi.RunError) as caught:
+        run_stack_file(write(tmp_path, HEAD + MAP_FORM.replace('"222222222222"', "222222222222")))
     assert "iam-federation:accounts.dev.id = 222222222222: a YAML number" in str(caught.value)
     assert seen == ["pulumi:pulumi:Stack"]
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from federation.config import ConfigError
 from federation.load import load_config
 from plan.runner import to_pulumi_config
-from tests.conftest import example_section, run_section, with_changes
+from tests.conftest import example_section, registered_types, run_section, with_changes
 
 NASTY = st.sampled_from(
     [
@@ -144,20 +144,7 @@ def test_empty_account_list_is_a_valid_shared_only_setup() -> None:
     ],
 )
 def test_hostile_config_registers_nothing(change: dict[str, Any]) -> None:
-    from plan import runner
-
-    seen: list[str] = []
-    original = runner.RecordingMonitor.RegisterResource
-
-    def spy(self: runner.RecordingMonitor, request: Any) -> Any:
-        seen.append(request.type)
-        return original(self, request)
-
-    runner.RecordingMonitor.RegisterResource = spy  # type: ignore[method-assign]
-    try:
-        with pytest.raises(pulumi.RunError) as caught:
-            run_section(with_changes(example_section(), **change))
-    finally:
-        runner.RecordingMonitor.RegisterResource = original  # type: ignore[method-assign]
+    with registered_types() as seen, pytest.raises(pulumi.RunError) as caught:
+        run_section(with_changes(example_section(), **change))
     assert str(caught.value).startswith("invalid stack configuration:")
     assert seen == ["pulumi:pulumi:Stack"]
