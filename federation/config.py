@@ -256,8 +256,14 @@ class CiSettings(_Model):
     runner_vpc_ids: list[VpcId] = Field(
         default_factory=list,
         max_length=10,
-        description="VPCs of the runners: the assumer's instance credentials work only from these (data perimeter).",
+        description="VPCs of the runners: the assumer's instance credentials work only from these, through a VPC "
+        "endpoint of their own VPC (the runners need an STS interface endpoint).",
     )
+    runner_tag_key: Annotated[str, _matching(_TAG_KEY_RE, "a tag key not starting with aws:")] = Field(
+        "iam-federation:runner",
+        description="Tag that marks the runners (instances, launch templates, groups) the organization guard protects.",
+    )
+    runner_tag_value: Annotated[str, Field(min_length=1, max_length=256)] = "true"
 
 
 class ProviderSettings(_Model):
@@ -279,7 +285,8 @@ class KmsSettings(_Model):
     key_admin_arns: list[PrincipalArn] = Field(
         default_factory=list,
         max_length=10,
-        description="Who may administer the key besides the roles Pulumi runs as (bootstrap role, shared doer).",
+        description="Who may look after the key (describe, list, rotate, tag) besides the roles Pulumi runs as, which "
+        "alone may disable, delete, re-grant or re-policy it.",
     )
     deletion_window_days: Annotated[int, Field(ge=7, le=30)] = 30
 
@@ -477,7 +484,7 @@ class FederationConfig(_Model):
     organization_guard: OrganizationGuardSettings = Field(default_factory=OrganizationGuardSettings)
     accepted_risks: list[RiskName] = Field(
         default_factory=list,
-        description="Risks taken on knowingly (README, 'Accepted risks'); each is refused otherwise.",
+        description="Risks taken on knowingly (docs/security.md); each is refused otherwise.",
     )
 
     @model_validator(mode="after")

@@ -67,6 +67,7 @@ def state_mgmt_permissions(config: FederationConfig, kms_key_arn: str | None = N
         bucket=config.bucket_name,
         table_arn=lock_table_arn(config),
         region=config.region,
+        bucket_account=config.shared_account.id,
         isolate_accounts=config.state_backend.isolate_accounts,
         readable_account_ids=names.account_ids(config, config.state_backend.readable_state),
         kms_key_arn=kms_key_arn,
@@ -74,13 +75,15 @@ def state_mgmt_permissions(config: FederationConfig, kms_key_arn: str | None = N
 
 
 def key_admin_arns(config: FederationConfig, shared_doer_arn: str) -> list[str]:
-    admins = [names.bootstrap_role_arn(config, config.shared_account.id), shared_doer_arn]
-    return list(dict.fromkeys([*admins, *config.state_backend.kms.key_admin_arns]))
+    """The roles Pulumi runs as in the shared account: the only ones that may disable, delete or re-policy the key."""
+    return [names.bootstrap_role_arn(config, config.shared_account.id), shared_doer_arn]
 
 
 def state_key_policy(config: FederationConfig, shared_doer_arn: str, state_mgmt_arn: str) -> PolicyDocument:
+    admins = key_admin_arns(config, shared_doer_arn)
     return sb_policies.state_key_policy(
-        admin_arns=key_admin_arns(config, shared_doer_arn),
+        admin_arns=admins,
+        auditor_arns=[arn for arn in config.state_backend.kms.key_admin_arns if arn not in admins],
         state_mgmt_arn=state_mgmt_arn,
         account_id=config.shared_account.id,
         region=config.region,
@@ -119,6 +122,8 @@ def organization_guard(config: FederationConfig) -> PolicyDocument:
         runner_role=(roles.assumer.path, roles.assumer.name),
         runner_instance_profile=(roles.assumer.path, config.ci.instance_profile_name),
         runner_launcher_arns=config.organization_guard.runner_launcher_arns,
+        runner_tag=(config.ci.runner_tag_key, config.ci.runner_tag_value),
+        backend_resources=[sb_policies.bucket_arn(config.bucket_name), lock_table_arn(config)],
     )
 
 

@@ -93,25 +93,35 @@ def assumer_permissions_policy(
 ) -> PolicyDocument:
     """What the assumer may do: assume the doer role in accounts of the organization, and state-mgmt. Nothing else.
 
-    runner_vpc_ids binds the runners' instance credentials to their network: a session that comes from an EC2 instance
-    (any instance launched with the runners' profile, by anyone who may pass it) works only from those VPCs.
+    runner_vpc_ids binds the runners' instance credentials to their network (AWS's data-perimeter pattern):
+    credentials of any instance launched with the runners' profile work only from the runners' VPCs, and only
+    through a VPC endpoint of the VPC they were issued in, so credentials copied off a runner work nowhere else.
+    Instance credentials carry ec2:SourceInstanceARN and aws:ec2InstanceSourceVPC wherever they are used;
+    aws:SourceVpc is set only for requests through a VPC endpoint (the runners need an STS interface endpoint).
     """
     statements: list[dict[str, Any]] = []
     if runner_vpc_ids:
-        statements.append(
+        from_instance = {"Null": {"ec2:SourceInstanceARN": "false"}}
+        statements += [
             {
                 "Sid": "RunnerCredentialsOnlyFromRunnerVpcs",
                 "Effect": "Deny",
                 "Action": "*",
                 "Resource": "*",
-                # ec2:SourceInstanceARN is on every request made with instance credentials, wherever they are used;
-                # aws:ec2InstanceSourceVPC is absent outside the instance, so the Deny holds for copied credentials too.
+                "Condition": {"StringNotEquals": {"aws:ec2InstanceSourceVPC": sorted(runner_vpc_ids)}, **from_instance},
+            },
+            {
+                "Sid": "RunnerCredentialsOnlyInTheirOwnVpc",
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
                 "Condition": {
-                    "StringNotEquals": {"aws:ec2InstanceSourceVPC": sorted(runner_vpc_ids)},
-                    "Null": {"ec2:SourceInstanceARN": "false"},
+                    "StringNotEquals": {"aws:ec2InstanceSourceVPC": "${aws:SourceVpc}"},
+                    "BoolIfExists": {"aws:ViaAWSService": "false"},
+                    **from_instance,
                 },
-            }
-        )
+            },
+        ]
     return {
         "Version": VERSION,
         "Statement": [
@@ -152,6 +162,31 @@ INSTANCE_PROFILE_CHANGE_ACTIONS = [
 ]
 
 
+# What would let someone without IAM power run their code on a runner, and so become the assumer: rewrite its user
+# data, its launch template, run a command or a session on it, or swap its disks.
+RUNNER_CHANGE_ACTIONS = [
+    "ec2:ModifyInstanceAttribute",
+    "ec2:CreateLaunchTemplateVersion",
+    "ec2:ModifyLaunchTemplate",
+    "ec2:AttachVolume",
+    "ec2:DetachVolume",
+    "autoscaling:UpdateAutoScalingGroup",
+    "ssm:SendCommand",
+    "ssm:StartSession",
+    "ssm:CreateAssociation",
+    "ec2-instance-connect:SendSSHPublicKey",
+    "ec2-instance-connect:SendSerialConsoleSSHPublicKey",
+]
+# The account root user, and an sts:AssumeRoot session, may always rewrite a bucket or table policy that denies
+# them; only an SCP binds them.
+BACKEND_POLICY_ACTIONS = [
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "dynamodb:PutResourcePolicy",
+    "dynamodb:DeleteResourcePolicy",
+]
+
+
 def organization_guard_policy(
     *,
     protected_roles: list[tuple[str, str]],
@@ -159,17 +194,23 @@ def organization_guard_policy(
     runner_role: tuple[str, str],
     runner_instance_profile: tuple[str, str],
     runner_launcher_arns: list[str],
+    runner_tag: tuple[str, str],
+    backend_resources: list[str],
     partition: str = "aws",
 ) -> PolicyDocument:
     """SCP that keeps the federation's roles to the roles that deploy them, in every account it is attached above.
 
     In the style of Control Tower's CT.IAM.PV.1: nobody but the deployers creates a role under a protected name,
-    edits its trust or policies, or deletes it; and only the deployers and the configured launchers may pass the
-    runners' role to EC2. Roles are given as (path, name) and matched in any account, so the size does not grow with
-    the organization. SCPs do not apply to the management account: it stays part of the trust root.
+    edits its trust or policies, or deletes it; only the deployers and the configured launchers may pass the
+    runners' role to EC2 or change a runner (its user data, launch template, commands, disks, tag); and nobody but
+    the deployers, the account root user included, rewrites the state bucket's or lock table's policy. Roles are
+    given as (path, name) and matched in any account, so the size does not grow with the organization. SCPs do not
+    apply to the management account: it stays part of the trust root.
     """
     deployers = sorted({any_account_role_arn(path, name, partition) for path, name in deployer_roles})
     not_a_deployer = {"ArnNotLike": {"aws:PrincipalArn": deployers}}
+    launchers = sorted({*deployers, *runner_launcher_arns})
+    tag_key, tag_value = runner_tag
     path, name = runner_instance_profile
     return {
         "Version": VERSION,
@@ -193,7 +234,35 @@ def organization_guard_policy(
                 "Effect": "Deny",
                 "Action": "iam:PassRole",
                 "Resource": any_account_role_arn(*runner_role, partition),
-                "Condition": {"ArnNotLike": {"aws:PrincipalArn": sorted({*deployers, *runner_launcher_arns})}},
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": launchers}},
+            },
+            {
+                # Runners are found by their tag (ci.runner_tag), which only the deployers and launchers may set.
+                "Sid": "ProtectRunnerInstances",
+                "Effect": "Deny",
+                "Action": RUNNER_CHANGE_ACTIONS,
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {f"aws:ResourceTag/{tag_key}": tag_value},
+                    "ArnNotLike": {"aws:PrincipalArn": launchers},
+                },
+            },
+            {
+                "Sid": "ProtectRunnerTag",
+                "Effect": "Deny",
+                "Action": ["ec2:CreateTags", "ec2:DeleteTags", "autoscaling:CreateOrUpdateTags"],
+                "Resource": "*",
+                "Condition": {
+                    "ForAnyValue:StringEquals": {"aws:TagKeys": [tag_key]},
+                    "ArnNotLike": {"aws:PrincipalArn": launchers},
+                },
+            },
+            {
+                "Sid": "ProtectStateBackendPolicies",
+                "Effect": "Deny",
+                "Action": BACKEND_POLICY_ACTIONS,
+                "Resource": sorted(backend_resources),
+                "Condition": not_a_deployer,
             },
         ],
     }

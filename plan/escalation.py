@@ -24,10 +24,19 @@ from plan.matrix import READ_ONLY, Matrix
 from plan.world import Node, Target
 
 RUNNER_RISK = "runner-role-pass"
+RUNNER_TAKEOVER_RISK = "runner-instance-takeover"
+ROOT_USER_RISK = "shared-root-user"
 NAMED_RISKS = {
     **RISKS,
     RUNNER_RISK: "anyone in the shared account who may pass the runners' role to EC2 launches an instance with the "
-    "runners' profile and becomes the assumer; close it with ci.runner_vpc_ids or organization_guard",
+    "runners' profile (into the runners' own subnets, in the worst case) and becomes the assumer; the "
+    "organization guard closes it (PassRunnerRoleOnlyToLaunchers)",
+    RUNNER_TAKEOVER_RISK: "anyone in the shared account who may change a runner (user data, launch template, SSM "
+    "command or session, Instance Connect) runs code as the assumer, without any IAM power; the organization "
+    "guard closes it for runners tagged ci.runner_tag_key, or run the runners in an account of their own",
+    ROOT_USER_RISK: "the shared account's root user (or an sts:AssumeRoot session from the management account or its "
+    "delegated administrator) may always rewrite the state bucket's and lock table's policies; only the "
+    "organization guard (ProtectStateBackendPolicies) binds it. The plan does not model the root user",
 }
 
 
@@ -141,9 +150,11 @@ def _risk(config: FederationConfig, matrix: Matrix, reach_: Reach, reached: str)
         return "extra-principal-account-admins"
     node = reach_.assets.get(reached, reached)
     kinds = {matrix.world.targets[hop.via].kind for hop in reach_.path(node)}
-    guarded = config.organization_guard.enabled or bool(config.ci.runner_vpc_ids)
-    if "pass-role" in kinds and not guarded:
-        return RUNNER_RISK
+    if not config.organization_guard.enabled:
+        if "pass-role" in kinds:
+            return RUNNER_RISK
+        if "runner-takeover" in kinds:
+            return RUNNER_TAKEOVER_RISK
     world = matrix.world
     # With the legacy layout every state-mgmt session reaches every account's state: the accepted risk.
     to_state_mgmt = (
@@ -174,4 +185,6 @@ def analyse(config: FederationConfig, matrix: Matrix) -> Escalation:
                 findings.append(Finding(key, asset, found.describe(asset), _risk(config, matrix, found, asset)))
     taken = {risk: NAMED_RISKS[risk] for risk in config.risks}
     taken.update({f.risk: NAMED_RISKS[f.risk] for f in findings if f.risk})
+    if not config.organization_guard.enabled:
+        taken[ROOT_USER_RISK] = NAMED_RISKS[ROOT_USER_RISK]
     return Escalation(reaches, findings, taken)

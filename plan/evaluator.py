@@ -118,6 +118,8 @@ def _context(principal: Principal, request: Request) -> dict[str, Any]:
     if not principal.service:
         context.setdefault("aws:PrincipalArn", principal.arn)
         context.setdefault("aws:PrincipalAccount", principal.account)
+    if request.resource_owner:
+        context.setdefault("aws:ResourceAccount", request.resource_owner)  # AWS sets it on every request
     context.setdefault("aws:SecureTransport", "true")
     return context
 

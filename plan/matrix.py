@@ -19,7 +19,7 @@ from plan.model import IamModel
 from plan.world import Account, Node, Target, World, organization_accounts
 
 # Targets that are steps of an escalation rather than assets: judged by where they lead (plan.escalation).
-STEP_KINDS = ("take-over", "create", "pass-role")
+STEP_KINDS = ("take-over", "create", "pass-role", "runner-takeover")
 STATE_DATA = ("state-read", "state-write", "state-delete", "state-lock-file", "state-list", "lock-read", "lock-write")
 READ_ONLY = ("state-read", "state-list")
 
@@ -147,7 +147,8 @@ def expected(config: FederationConfig, world: World, node: Node, target: Target)
     if kind in STEP_KINDS or target.key.startswith("assume:bootstrap@"):
         return None
     vpc_bound = bool(config.ci.runner_vpc_ids)
-    assumer = node.kind == "assumer" or (node.kind == "assumer-foreign" and not vpc_bound)
+    # The runners' role works on any instance in the runners' VPCs; copied off one, only when not bound to them.
+    assumer = node.kind in ("assumer", "assumer-foreign") or (node.kind == "assumer-copied" and not vpc_bound)
     isolate = config.state_backend.isolate_accounts
     if kind == "assume":
         if target.key == "assume:assumer":

@@ -54,7 +54,6 @@ KNOWN_MANAGED: dict[str, Document] = {
 SSO_SUFFIX = "a1b2c3d4e5f60718"  # 16 characters, as Identity Center makes them
 OUTSIDER_ORG = "o-outsider000"
 RUNNER_VPC = "vpc-0runners00000000"
-FOREIGN_VPC = "vpc-0elsewhere000000"
 # IAM refuses these paths to customers, so nobody can create a role that matches an SSO or service-linked pattern.
 RESERVED_PATHS = ("/aws-reserved/", "/aws-service-role/")
 
@@ -248,7 +247,10 @@ class World:
             )
         )
         runner_vpc = config.ci.runner_vpc_ids[0] if config.ci.runner_vpc_ids else RUNNER_VPC
-        instance = (("ec2:SourceInstanceARN", f"arn:aws:ec2:{config.region}:{self.shared.id}:instance/i-0runner"),)
+        instance_arn = f"arn:aws:ec2:{config.region}:{self.shared.id}:instance"
+        # Instance credentials carry the instance and its VPC wherever they are used; aws:SourceVpc is set only for
+        # requests through a VPC endpoint (the runners call STS through one).
+        on_runner = (("aws:ec2InstanceSourceVPC", runner_vpc), ("aws:SourceVpc", runner_vpc))
         self._add(self._role_node("assumer", "assumer", assumer, ROOT))
         self._add(
             self._role_node(
@@ -256,10 +258,11 @@ class World:
                 "assumer",
                 assumer,
                 ROOT,
-                context=(*instance, ("aws:ec2InstanceSourceVPC", runner_vpc)),
+                context=(("ec2:SourceInstanceARN", f"{instance_arn}/i-0runner"), *on_runner),
             )
         )
-        # The same role on an instance someone else launched with the runners' profile, outside the runners' VPCs.
+        # The same role on an instance someone else launched with the runners' profile, in the worst case into the
+        # runners' own subnets: indistinguishable from a runner, which only the organization guard prevents.
         self._add(
             self._role_node(
                 "assumer(foreign instance)",
@@ -267,9 +270,20 @@ class World:
                 assumer,
                 self.shared.id,
                 source=False,
+                context=(("ec2:SourceInstanceARN", f"{instance_arn}/i-0foreign"), *on_runner),
+            )
+        )
+        # A runner's credentials copied off it and used from anywhere else: what ci.runner_vpc_ids stops.
+        self._add(
+            self._role_node(
+                "assumer(copied credentials)",
+                "assumer-copied",
+                assumer,
+                self.shared.id,
+                source=False,
                 context=(
-                    ("ec2:SourceInstanceARN", f"arn:aws:ec2:{config.region}:{self.shared.id}:instance/i-0foreign"),
-                    ("aws:ec2InstanceSourceVPC", FOREIGN_VPC),
+                    ("ec2:SourceInstanceARN", f"{instance_arn}/i-0runner"),
+                    ("aws:ec2InstanceSourceVPC", runner_vpc),
                 ),
             )
         )
@@ -373,6 +387,18 @@ class World:
                         account.id,
                     )
                 )
+        # Configured key admins may look after the key; modelled with every KMS action (the worst case for the key
+        # policy), they are not the trust root.
+        kms_all: Document = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}],
+        }
+        for arn in config.state_backend.kms.key_admin_arns if self.model.key_arn else []:
+            holder = self.by_id.get(arn.split(":")[4])
+            if holder is None:
+                continue
+            key = f"key-admin:{arn.rsplit('/', 1)[-1]}"
+            self._add(Node(key, "key-admin", holder, self._principal(key, arn, holder, (("kms", kms_all),)), holder.id))
         outsider = next(a for a in self.accounts if a.kind == "outsider")
         doer = config.roles.doer
         key = "doer-namesake@outsider"
@@ -641,7 +667,13 @@ class World:
                     ROOT,
                 )
             )
-            for kind, action in (("key-delete", "kms:ScheduleKeyDeletion"), ("key-policy", "kms:PutKeyPolicy")):
+            destructive = (
+                ("key-delete", "kms:ScheduleKeyDeletion"),
+                ("key-disable", "kms:DisableKey"),
+                ("key-policy", "kms:PutKeyPolicy"),
+                ("key-grant", "kms:CreateGrant"),
+            )
+            for kind, action in destructive:
                 self._add_target(
                     Target(kind, "key-admin", shared, (action,), model.key_arn, shared, model.key_policy, (), (), ROOT)
                 )
@@ -656,6 +688,16 @@ class World:
         # Whoever rewrites state-mgmt's trust may then tag its sessions with any account.
         sessions = tuple(key for key, node in self.nodes.items() if node.kind == "state-mgmt")
         takeovers.append(("state-mgmt", state_mgmt, sessions))
+        # A trusted CI principal outside the trust root's accounts: whoever may edit roles there may become it.
+        # (An account the config does not list has no modelled principals: the config's refusal covers it.)
+        extras = [
+            n
+            for n in self.nodes.values()
+            if n.kind == "extra" and ":role/" in n.principal.arn and n.account.id in self.by_id
+        ]
+        for node in extras:
+            extra_role = RoleModel(node.principal.arn, node.account.id, node.principal.arn.rsplit("/", 1)[-1], {})
+            takeovers.append((node.key, extra_role, (node.key,)))
         for name, role, leads in takeovers:
             self._add_target(
                 Target(
@@ -710,6 +752,7 @@ class World:
                     True,
                 )
             )
+        self._runner_takeover()
         for arn, _profiles in self.model.instance_profiles.items():
             role = self._roles_by_arn[arn]
             if role is not assumer:
@@ -729,6 +772,27 @@ class World:
                     True,
                 )
             )
+
+    def _runner_takeover(self) -> None:
+        """Running one's code on a runner (user data, launch template, SSM, Instance Connect): no IAM power needed."""
+        config = self.config
+        if not self.model.instance_profiles.get(self.model.roles["assumer-role"].arn):
+            return
+        self._add_target(
+            Target(
+                "take-over-runner",
+                "runner-takeover",
+                self.shared.id,
+                ("ec2:StopInstances", "ec2:ModifyInstanceAttribute", "ec2:StartInstances"),
+                f"arn:aws:ec2:{config.region}:{self.shared.id}:instance/i-0runner",
+                self.shared.id,
+                None,
+                ((f"aws:ResourceTag/{config.ci.runner_tag_key}", config.ci.runner_tag_value),),
+                ("assumer(runner)",),
+                None,
+                True,
+            )
+        )
 
     def _role_of(self, node: Node) -> RoleModel:
         if node.kind == "bootstrap":
@@ -761,7 +825,11 @@ def protected_role_names(documents: list[Document]) -> list[tuple[str, str, str]
     """
     found: dict[tuple[str, str], str] = {}
     for document in documents:
-        for text in _strings(document):
+        # A role ARN as a Principal is bound to the role's unique id when the policy is written: a role created
+        # later under that name does not match it. Names in conditions and resources do.
+        statements = document.get("Statement", [])
+        outside = [{k: v for k, v in st.items() if k not in ("Principal", "NotPrincipal")} for st in statements]
+        for text in _strings(outside):
             match = _ROLE_ARN.match(text)
             if not match:
                 continue

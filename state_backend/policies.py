@@ -65,6 +65,13 @@ GUARDED_TABLE_CONFIG_ACTIONS = [
     "dynamodb:UpdateKinesisStreamingDestination",
     "dynamodb:TagResource",
     "dynamodb:UntagResource",
+    # Copies of the items outside the table's policy: on-demand and AWS Backup backups, global tables.
+    "dynamodb:CreateBackup",
+    "dynamodb:StartAwsBackupJob",
+    "dynamodb:UpdateContributorInsights",
+    "dynamodb:CreateGlobalTable",
+    "dynamodb:UpdateGlobalTable",
+    "dynamodb:UpdateGlobalTableSettings",
 ]
 # Every object action (s3:* on the object ARNs): reading, writing, deleting versions, restoring, replicating into the
 # bucket, multipart uploads, retention bypass. Only state-mgmt may use them.
@@ -84,6 +91,9 @@ GUARDED_BUCKET_CONFIG_ACTIONS = [
     "s3:PutMetricsConfiguration",
     "s3:PutIntelligentTieringConfiguration",
     "s3:PutAccelerateConfiguration",
+    # S3 Metadata tables journal every key into a table the caller chooses.
+    "s3:CreateBucketMetadataTableConfiguration",
+    "s3:DeleteBucketMetadataTableConfiguration",
 ]
 
 
@@ -143,6 +153,15 @@ def state_bucket_policy(
                 "Action": GUARDED_BUCKET_CONFIG_ACTIONS,
                 "Resource": bucket_resource,
                 "Condition": {"ArnNotEquals": {"aws:PrincipalArn": sorted(deployer_arns)}},
+            },
+            {
+                # A customer-provided key (SSE-C) would hold the state to ransom: only the holder of the key reads it.
+                "Sid": "DenyCustomerProvidedKeys",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": objects,
+                "Condition": {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
             },
             {
                 # Default encryption covers uploads without the header; this stops one that asks for another key type.
@@ -232,6 +251,7 @@ def state_mgmt_trust_policy(
 def state_mgmt_permissions_policy(
     *,
     bucket: str,
+    bucket_account: str,
     table_arn: str,
     region: str,
     isolate_accounts: bool,
@@ -246,16 +266,20 @@ def state_mgmt_permissions_policy(
     """
     bucket_resource = bucket_arn(bucket, partition)
     prefix = f"{STATE_ACCOUNT}/" if isolate_accounts else ""
-    own_prefix = {"StringLike": {"s3:prefix": [f"{prefix}*"]}} if isolate_accounts else None
+    # Bucket names are global: were the bucket ever deleted, a bucket of that name elsewhere must get no state.
+    owner = {"StringEquals": {"aws:ResourceAccount": bucket_account}}
     listing: dict[str, Any] = {"Sid": "ListStatePrefix", "Effect": "Allow", "Action": "s3:ListBucket"}
     listing["Resource"] = bucket_resource
-    if own_prefix:
-        listing["Condition"] = own_prefix
+    listing["Condition"] = {**owner, "StringLike": {"s3:prefix": [f"{prefix}*"]}} if isolate_accounts else owner
     lock_items: dict[str, Any] = {"Sid": "LockItems", "Effect": "Allow", "Action": LOCK_ITEM_ACTIONS}
     lock_items["Resource"] = table_arn
     if isolate_accounts:
-        # Terraform's lock ids are "<bucket>/<state key>" (and "<bucket>/<state key>-md5").
-        lock_items["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{bucket}/{prefix}*"]}}
+        # Terraform's lock ids are "<bucket>/<state key>" (and "<bucket>/<state key>-md5"). ForAllValues holds when
+        # the key is absent, so the Null condition keeps the statement to requests that name their items.
+        lock_items["Condition"] = {
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{bucket}/{prefix}*"]},
+            "Null": {"dynamodb:LeadingKeys": "false"},
+        }
     statements: list[dict[str, Any]] = [
         listing,
         {
@@ -263,6 +287,7 @@ def state_mgmt_permissions_policy(
             "Effect": "Allow",
             "Action": STATE_OBJECT_ACTIONS,
             "Resource": f"{bucket_resource}/{prefix}*",
+            "Condition": owner,
         },
         lock_items,
     ]
@@ -274,13 +299,14 @@ def state_mgmt_permissions_policy(
                 "Effect": "Allow",
                 "Action": "s3:ListBucket",
                 "Resource": bucket_resource,
-                "Condition": {"StringLike": {"s3:prefix": [f"{account}/*" for account in readable]}},
+                "Condition": {**owner, "StringLike": {"s3:prefix": [f"{account}/*" for account in readable]}},
             },
             {
                 "Sid": "ReadReadableState",
                 "Effect": "Allow",
                 "Action": "s3:GetObject",
                 "Resource": [f"{bucket_resource}/{account}/*" for account in readable],
+                "Condition": owner,
             },
         ]
     if kms_key_arn:
@@ -301,15 +327,37 @@ def via_services(region: str) -> list[str]:
     return [f"s3.{region}.amazonaws.com", f"dynamodb.{region}.amazonaws.com"]
 
 
-def state_key_policy(*, admin_arns: list[str], state_mgmt_arn: str, account_id: str, region: str) -> PolicyDocument:
-    """Key policy of the state key: only the key admins manage it, only state-mgmt uses it for data.
+# What the configured key admins may do: look after the key, never disable, delete, re-grant or re-policy it (one such
+# call would make every account's state unreadable).
+KEY_AUDIT_ACTIONS = ["kms:Describe*", "kms:Get*", "kms:List*", "kms:EnableKeyRotation", "kms:TagResource"]
+
+
+def state_key_policy(
+    *, admin_arns: list[str], auditor_arns: list[str], state_mgmt_arn: str, account_id: str, region: str
+) -> PolicyDocument:
+    """Key policy of the state key: only the deployers manage it, only state-mgmt uses it for data.
 
     No statement delegates to the account root, so an administrator of the shared account gets no use of the key
-    through IAM alone. The roles Pulumi runs as are admins, which the lockout safety check requires.
+    through IAM alone. The roles Pulumi runs as are the admins, which the lockout safety check requires; configured
+    key admins (auditor_arns) get the non-destructive actions only.
     """
+    auditors = (
+        [
+            {
+                "Sid": "KeyAudit",
+                "Effect": "Allow",
+                "Principal": {"AWS": auditor_arns},
+                "Action": KEY_AUDIT_ACTIONS,
+                "Resource": "*",
+            }
+        ]
+        if auditor_arns
+        else []
+    )
     return {
         "Version": VERSION,
         "Statement": [
+            *auditors,
             {
                 "Sid": "KeyAdministration",
                 "Effect": "Allow",

@@ -42,7 +42,8 @@ STATE = ["state-read", "state-write", "state-delete", "state-lock-file", "state-
 
 def test_example_matrix_matches_the_promise(example_matrix: Matrix) -> None:
     assert example_matrix.mismatches == []
-    assumer_sessions = ["assumer", "assumer(runner)", "assumer(foreign instance)"]
+    # Without ci.runner_vpc_ids, the runners' credentials work on any instance and copied off one.
+    assumer_sessions = ["assumer", "assumer(runner)", "assumer(foreign instance)", "assumer(copied credentials)"]
     subjects = [*ACCOUNTS, "unmanaged", "outsider"]
     own_state = {(f"state-mgmt[{a}]", f"{kind}:{a}") for a in subjects for kind in STATE}
     # readable_state: [shared] in the example: every account's state session reads the shared account's outputs.
@@ -175,9 +176,12 @@ def test_runner_vpc_binding_makes_a_foreign_instance_powerless() -> None:
     matrix = matrix_of(section)
     assert matrix.mismatches == []
     assert matrix.cell("assumer(runner)", "assume:doer@prod").actual
-    foreign = matrix.cell("assumer(foreign instance)", "assume:doer@prod")
-    assert not foreign.actual
-    assert "identity[assume-doers-and-state-mgmt]:Deny:RunnerCredentialsOnlyFromRunnerVpcs" in foreign.decided_by
+    copied = matrix.cell("assumer(copied credentials)", "assume:doer@prod")
+    assert not copied.actual
+    assert "identity[assume-doers-and-state-mgmt]:Deny:RunnerCredentialsOnlyInTheirOwnVpc" in copied.decided_by
+    # An instance launched with the runners' profile into the runners' own subnets is a runner: only the
+    # organization guard (who may pass the role) tells them apart.
+    assert matrix.cell("assumer(foreign instance)", "assume:doer@prod").actual
     assert matrix.cell("assumer", "assume:doer@prod").actual  # SSO sessions carry no instance keys
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from federation.config import FederationConfig
-from plan.escalation import RUNNER_RISK, Escalation, analyse
+from plan.escalation import ROOT_USER_RISK, RUNNER_RISK, RUNNER_TAKEOVER_RISK, Escalation, analyse
 from plan.matrix import Matrix, access_matrix
 from plan.model import IamModel, iam_model
 from tests.conftest import config_of, example_section, run_section, with_changes
@@ -41,15 +41,19 @@ def _paths(escalation: Escalation, source: str) -> list[str]:
     return [f.path for f in escalation.findings if f.source == source]
 
 
-def test_the_example_keeps_the_promise_and_names_the_runner_risk(example: tuple[FederationConfig, IamModel]) -> None:
+def test_the_example_keeps_the_promise_and_names_the_runner_risks(example: tuple[FederationConfig, IamModel]) -> None:
     _, escalation = _analysed(*example)
     assert escalation.failures == []
-    assert {f.source for f in escalation.findings} == {"launcher@shared"}
-    assert {f.risk for f in escalation.findings} == {RUNNER_RISK}
+    assert {f.source for f in escalation.findings} == {"launcher@shared", "power-user@shared"}
+    assert {f.risk for f in escalation.findings} == {RUNNER_RISK, RUNNER_TAKEOVER_RISK}
     assert "launcher@shared -[pass-to-ec2:assumer]-> assumer(foreign instance) -[assume:doer@prod]-> doer@prod" in (
         _paths(escalation, "launcher@shared")
     )
-    assert set(escalation.risks) == {RUNNER_RISK}
+    # Without IAM power: stop a runner, rewrite its user data, start it, and run as the assumer.
+    assert "power-user@shared -[take-over-runner]-> assumer(runner) -[assume:doer@prod]-> doer@prod" in (
+        _paths(escalation, "power-user@shared")
+    )
+    assert set(escalation.risks) == {RUNNER_RISK, RUNNER_TAKEOVER_RISK, ROOT_USER_RISK}
 
 
 def test_an_application_admin_reaches_its_own_state_and_nothing_else(
@@ -98,14 +102,13 @@ def test_the_organization_guard_denies_take_over_creation_and_passing(
     assert matrix.cell("doer@shared", "take-over:assumer").actual
 
 
-def test_the_runner_vpc_binding_closes_the_launcher_path_without_a_guard() -> None:
+def test_the_runner_vpc_binding_stops_copied_credentials_but_not_a_launch_into_the_runners_vpc() -> None:
     section = with_changes(example_section(), ci=VPC)
-    _, escalation = _analysed(config_of(section), iam_model(run_section(section)))
-    assert escalation.findings == []
-    # The launcher still becomes the foreign instance's session: a powerless one.
-    reach = escalation.reaches["launcher@shared"]
-    assert "assumer(foreign instance)" in reach.hops
-    assert [h for h in reach.hops if h.startswith(("doer@", "state-mgmt["))] == []
+    matrix, escalation = _analysed(config_of(section), iam_model(run_section(section)))
+    assert escalation.failures == []
+    assert not [c for c in matrix.cells if c.principal == "assumer(copied credentials)" and c.actual]
+    # An instance launched with the runners' profile into their subnets is a runner: still the named risk.
+    assert {f.risk for f in escalation.findings if f.source == "launcher@shared"} == {RUNNER_RISK}
 
 
 def _drop_scp(model: IamModel) -> None:

@@ -41,12 +41,23 @@ def test_key_policy_lets_only_admins_manage_and_state_mgmt_use(kms_run: ProgramR
     admins = [
         f"arn:aws:iam::{SHARED}:role/OrganizationAccountAccessRole",
         f"arn:aws:iam::{SHARED}:role/infrastructure-doer-role",
-        KEY_ADMIN,
     ]
+    # Only the roles Pulumi runs as may disable, delete, re-grant or re-policy the key: one such call loses all state.
     assert policy["KeyAdministration"]["Principal"] == {"AWS": admins}
     assert not [a for a in policy["KeyAdministration"]["Action"] if a in ("kms:Decrypt", "kms:*", "kms:Encrypt")]
+    assert policy["KeyAudit"]["Principal"] == {"AWS": [KEY_ADMIN]}
+    assert set(policy["KeyAudit"]["Action"]) == {
+        "kms:Describe*",
+        "kms:Get*",
+        "kms:List*",
+        "kms:EnableKeyRotation",
+        "kms:TagResource",
+    }
     assert policy["StateMgmtUse"]["Principal"] == {"AWS": f"arn:aws:iam::{SHARED}:role/state-mgmt-role"}
     assert policy["StateMgmtUse"]["Action"] == ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    assert policy["StateMgmtUse"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": ["s3.us-east-1.amazonaws.com", "dynamodb.us-east-1.amazonaws.com"]}
+    }
     via = policy["DynamoDbOnBehalfOfAdmins"]["Condition"]["StringEquals"]
     assert via == {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com", "kms:CallerAccount": SHARED}
     principals = json.dumps([s["Principal"] for s in policy.values()])

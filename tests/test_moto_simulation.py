@@ -120,6 +120,7 @@ def test_bucket_and_table_settings_read_back_from_moto(shared_world: Materialize
         "DenyStateObjectsExceptStateMgmt",
         "DenyListingExceptStateMgmt",
         "DenyBucketConfigExceptDeployers",
+        "DenyCustomerProvidedKeys",
         "DenyWrongEncryptionHeader",
     ]
     dynamodb = world.sessions[SHARED].client("dynamodb")

@@ -52,7 +52,8 @@ def test_example_plan_prints_resources_and_matrix_and_writes_reports(
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["stack"] == "shared"
     assert report["mismatches"] == []
-    assert {f["risk"] for f in report["escalation"]["findings"]} == {"runner-role-pass"}
+    assert {f["risk"] for f in report["escalation"]["findings"]} == {"runner-role-pass", "runner-instance-takeover"}
+    assert "shared-root-user" in report["escalation"]["risks"]
     assert len(report["resources"]) == 36
     assert report["outputs"]["state_bucket_name"] == "terraform-state-111111111111"
     graph = (tmp_path / "trust-graph.mmd").read_text()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from iam import policies as iam_policies
 from state_backend import policies as sb_policies
 from tests.conftest import statements
@@ -175,17 +177,28 @@ def test_state_mgmt_permissions_are_one_accounts_state_and_locks() -> None:
     assert table == "arn:aws:dynamodb:us-east-1:111111111111:table/locks"
     by_sid = statements(
         sb_policies.state_mgmt_permissions_policy(
-            bucket="b", table_arn=table, region="us-east-1", isolate_accounts=True, readable_account_ids=[]
+            bucket="b",
+            bucket_account="111111111111",
+            table_arn=table,
+            region="us-east-1",
+            isolate_accounts=True,
+            readable_account_ids=[],
         )
     )
     own = "${aws:PrincipalTag/StateAccount}"
+    pinned = {"StringEquals": {"aws:ResourceAccount": "111111111111"}}  # a re-created bucket elsewhere gets nothing
     assert by_sid["ListStatePrefix"]["Action"] == "s3:ListBucket"
-    assert by_sid["ListStatePrefix"]["Condition"] == {"StringLike": {"s3:prefix": [f"{own}/*"]}}
+    assert by_sid["ListStatePrefix"]["Condition"] == {**pinned, "StringLike": {"s3:prefix": [f"{own}/*"]}}
     assert by_sid["StateObjects"]["Action"] == ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     assert by_sid["StateObjects"]["Resource"] == f"arn:aws:s3:::b/{own}/*"
+    assert by_sid["StateObjects"]["Condition"] == pinned
     assert by_sid["LockItems"]["Action"] == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
     assert by_sid["LockItems"]["Resource"] == table
-    assert by_sid["LockItems"]["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"b/{own}/*"]}}
+    # ForAllValues holds when the key is absent (a Scan): the Null condition keeps the grant to named items.
+    assert by_sid["LockItems"]["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"b/{own}/*"]},
+        "Null": {"dynamodb:LeadingKeys": "false"},
+    }
     assert set(by_sid) == {"ListStatePrefix", "StateObjects", "LockItems"}
 
 
@@ -193,6 +206,7 @@ def test_readable_state_is_read_only_and_the_key_only_through_the_stores() -> No
     by_sid = statements(
         sb_policies.state_mgmt_permissions_policy(
             bucket="b",
+            bucket_account="111111111111",
             table_arn="t",
             region="eu-west-1",
             isolate_accounts=True,
@@ -205,8 +219,9 @@ def test_readable_state_is_read_only_and_the_key_only_through_the_stores() -> No
         "Effect": "Allow",
         "Action": "s3:GetObject",
         "Resource": ["arn:aws:s3:::b/111111111111/*"],
+        "Condition": {"StringEquals": {"aws:ResourceAccount": "111111111111"}},
     }
-    assert by_sid["ListReadableState"]["Condition"] == {"StringLike": {"s3:prefix": ["111111111111/*"]}}
+    assert by_sid["ListReadableState"]["Condition"]["StringLike"] == {"s3:prefix": ["111111111111/*"]}
     assert by_sid["StateKey"]["Condition"] == {
         "StringEquals": {"kms:ViaService": ["s3.eu-west-1.amazonaws.com", "dynamodb.eu-west-1.amazonaws.com"]}
     }
@@ -215,11 +230,16 @@ def test_readable_state_is_read_only_and_the_key_only_through_the_stores() -> No
 def test_legacy_layout_reaches_every_key() -> None:
     by_sid = statements(
         sb_policies.state_mgmt_permissions_policy(
-            bucket="b", table_arn="t", region="us-east-1", isolate_accounts=False, readable_account_ids=["1"]
+            bucket="b",
+            bucket_account="1",
+            table_arn="t",
+            region="us-east-1",
+            isolate_accounts=False,
+            readable_account_ids=["1"],
         )
     )
     assert by_sid["StateObjects"]["Resource"] == "arn:aws:s3:::b/*"
-    assert "Condition" not in by_sid["LockItems"] and "Condition" not in by_sid["ListStatePrefix"]
+    assert "Condition" not in by_sid["LockItems"] and "s3:prefix" not in json.dumps(by_sid["ListStatePrefix"])
     assert set(by_sid) == {"ListStatePrefix", "StateObjects", "LockItems"}
 
 
@@ -230,6 +250,8 @@ def test_organization_guard_keeps_roles_to_their_deployers() -> None:
         runner_role=("/", "assumer"),
         runner_instance_profile=("/", "runners"),
         runner_launcher_arns=["arn:aws:iam::111111111111:role/launcher"],
+        runner_tag=("iam-federation:runner", "true"),
+        backend_resources=["arn:aws:s3:::b", "arn:aws:dynamodb:us-east-1:111111111111:table/t"],
     )
     by_sid = statements(document)
     roles = by_sid["ProtectFederationRoles"]
@@ -246,6 +268,22 @@ def test_organization_guard_keeps_roles_to_their_deployers() -> None:
         "ArnNotLike": {"aws:PrincipalArn": [*deployers, "arn:aws:iam::111111111111:role/launcher"]}
     }
     assert by_sid["ProtectRunnerInstanceProfile"]["Resource"] == "arn:aws:iam::*:instance-profile/runners"
+    runners = by_sid["ProtectRunnerInstances"]
+    assert {"ec2:ModifyInstanceAttribute", "ec2:CreateLaunchTemplateVersion", "ssm:SendCommand"} <= set(
+        runners["Action"]
+    )
+    assert runners["Condition"]["StringEquals"] == {"aws:ResourceTag/iam-federation:runner": "true"}
+    assert runners["Condition"]["ArnNotLike"] == passing["Condition"]["ArnNotLike"]
+    # SCPs bind the account root user and AssumeRoot sessions, which resource policies cannot deny.
+    backend = by_sid["ProtectStateBackendPolicies"]
+    assert backend["Resource"] == ["arn:aws:dynamodb:us-east-1:111111111111:table/t", "arn:aws:s3:::b"]
+    assert set(backend["Action"]) == {
+        "s3:PutBucketPolicy",
+        "s3:DeleteBucketPolicy",
+        "dynamodb:PutResourcePolicy",
+        "dynamodb:DeleteResourcePolicy",
+    }
+    assert backend["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": deployers}}
 
 
 def test_sso_patterns_require_the_exact_suffix_length() -> None:

@@ -39,6 +39,7 @@ SHARED_STACK = "my-org/iam-federation/shared"
 # RemoteStateConfigS3AssumeRole); Terraform website/docs/language/backend/s3.mdx (workspace_key_prefix,
 # use_lockfile, assume_role).
 ROOT_ATTRIBUTES = {
+    "terraform",  # with extra_arguments (commands, arguments): docs "Extra Arguments" (keep-your-cli-flags-dry)
     "locals",
     "iam_role",
     "terragrunt_version_constraint",
@@ -103,6 +104,14 @@ def test_root_hcl_uses_only_documented_names(trusts_doers: bool, lock: snippets.
     for block in root.get("generate", []):
         ((_, generate),) = block.items()
         assert set(generate) <= GENERATE_ATTRIBUTES and generate["if_exists"] in IF_EXISTS
+
+
+@pytest.mark.parametrize("trusts_doers", [True, False])
+def test_init_installs_only_the_committed_providers(trusts_doers: bool) -> None:
+    # An account's admin may write that account's state, and a state file names providers that init would install.
+    (terraform,) = hcl(snippets.root_hcl(facts(trusts_doers)))["terraform"]
+    (block,) = terraform["extra_arguments"]
+    assert block == {"committed_providers_only": {"commands": ["init"], "arguments": ["-lockfile=readonly"]}}
 
 
 @pytest.mark.parametrize("trusts_doers", [True, False])
