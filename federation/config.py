@@ -488,17 +488,13 @@ class MemberPlanPath(_Model):
     enabled: bool = False
     doer: PlanDoerPolicies = Field(default_factory=PlanDoerPolicies)
 
-    @model_validator(mode="after")
-    def _readable_policies_only(self) -> MemberPlanPath:
+    def problems(self) -> list[str]:
         # A member stack takes on no risk (accepted_risks is the shared stack's): only policies the plan can read.
-        problems = [
-            f"doer.managed_policy_arns.{key} = {arn!r}: a member stack's plan doers may carry only AWS managed "
-            f"read-only policies ({', '.join(sorted(READ_ONLY_MANAGED_POLICIES))})"
+        return [
+            f"plan_path.doer.managed_policy_arns.{key} = {arn!r}: a member stack's plan doers may carry only AWS "
+            f"managed read-only policies ({', '.join(sorted(READ_ONLY_MANAGED_POLICIES))})"
             for key, arn in self.doer.unverified_policies()
         ]
-        if problems:
-            raise ValueError("\n".join(problems))
-        return self
 
 
 # Risks a config may take on knowingly. Each widens reach beyond the promise; the plan prints it by this name.
@@ -583,7 +579,7 @@ class FederationConfig(_Model):
                 "organization_guard.enabled = True: management_account_id is required (the guard is an SCP written "
                 "in the management account or a delegated administrator account)"
             )
-        roles: dict[str, RoleSettings | DoerSettings] = {
+        roles: dict[str, RoleSettings | DoerSettings | PlanDoerSettings] = {
             "roles.assumer": self.roles.assumer,
             "roles.doer": self.roles.doer,
             "roles.state_mgmt": self.roles.state_mgmt,
@@ -740,7 +736,7 @@ class MemberConfig(_Model):
 
     @model_validator(mode="after")
     def _accounts_are_distinct(self) -> MemberConfig:
-        problems = _duplicate_accounts(self.accounts)
+        problems = _duplicate_accounts(self.accounts) + self.plan_path.problems()
         if self.stack.kind != "member":
             problems.append(f"stack.kind = {self.stack.kind!r}: expected 'member'")
         problems += _stack_size_problems(self.stack, len(self.accounts))

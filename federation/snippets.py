@@ -332,7 +332,10 @@ def _plan_profiles(config: FederationConfig, accounts: list[AccountFacts], with_
     if new_sets:
         lines.append(f"# One profile per read-only permission set of the plan path: its role in {account}.")
         lines += _sso_profiles(config, new_sets)
-    lines.append(f"# The plan assumer, through [profile {first}].")
+    lines += [
+        f"# The plan assumer, through [profile {first}]. A read-only permission set needs an inline policy that",
+        f"# allows sts:AssumeRole on {plan_assumer_arn(config)} (docs/plan-path.md).",
+    ]
     lines += _profile(
         PLAN_ASSUMER_PROFILE, {"source_profile": first, "role_arn": plan_assumer_arn(config), "region": config.region}
     )

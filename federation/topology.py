@@ -6,6 +6,7 @@ a member stack holds the doers of its accounts and reads the rest from the share
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +81,7 @@ def _plan_doer_roles(
     }
 
 
-def _doer_arns(doers: dict[str, DoerRole] | dict[str, PlanDoerRole]) -> dict[str, pulumi.Output[str]]:
+def _doer_arns(doers: Mapping[str, DoerRole | PlanDoerRole]) -> dict[str, pulumi.Output[str]]:
     return {name: doer.role.arn for name, doer in sorted(doers.items())}
 
 
