@@ -21,9 +21,11 @@ from plan.matrix import PLAN_READS, Matrix, access_matrix
 from plan.model import IamModel, iam_model
 from plan.runner import ProgramRun
 from plan.world import PLAN
+from policy.rules import RULES
 from state_backend import policies as sb_policies
 from tests.conftest import config_of, doc, example_section, run_section, statements, with_changes
 from tests.test_policy_lint import TRUST_FALSE_POSITIVE, findings, registered_documents
+from tests.test_policy_pack import validation_args, violations
 from tests.test_snippets import DEV, aws_cli, hcl  # noqa: F401 - aws_cli is a fixture
 from tests.test_stacks import member_section, run_member
 
@@ -350,6 +352,16 @@ def test_plan_documents_lint_clean(run: ProgramRun) -> None:
         assert findings(document) == expected, name
     for name in ("state-backend-policy", "state-backend-lock-table-policy"):
         assert findings(registered(run, name).inputs["policy"]) == [], name
+
+
+def test_the_plan_path_passes_every_crossguard_rule(run: ProgramRun) -> None:
+    found = {
+        (rule, reg.name): violations(rule, validation_args(run, reg))
+        for rule in RULES
+        for reg in run.resources
+        if reg.custom
+    }
+    assert {key: v for key, v in found.items() if v} == {}
 
 
 def test_no_plan_document_grows_with_the_organization() -> None:
