@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 
 from federation import documents, names, snippets
-from federation.config import ConfigError, FederationConfig
+from federation.config import READ_ONLY_MANAGED_POLICIES, ConfigError, FederationConfig
 from federation.limits import measure
 from plan.escalation import Escalation, analyse
+from plan.evaluator import Principal, Request, evaluate
 from plan.matrix import PLAN_READS, Matrix, access_matrix
 from plan.model import IamModel, iam_model
 from plan.runner import ProgramRun
-from plan.world import PLAN
+from plan.world import PLAN, managed, published_policy
 from policy.rules import RULES
 from state_backend import policies as sb_policies
 from tests.conftest import config_of, doc, example_section, run_section, statements, with_changes
@@ -376,6 +377,25 @@ def test_no_plan_document_grows_with_the_organization() -> None:
 
 
 # --- the access matrix and the escalation analysis -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("arn", sorted(READ_ONLY_MANAGED_POLICIES))
+def test_the_read_only_policies_are_modelled_from_their_published_documents(arn: str) -> None:
+    document = published_policy(arn)
+    assert document["Statement"] and managed(arn) is document
+    principal = Principal("p", "arn:aws:iam::222222222222:role/p", "o-a1b2c3d4e5", (("p", document),))
+    writes = [
+        ("s3:PutObject", "arn:aws:s3:::bucket/key"),
+        ("dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:222222222222:table/t"),
+        ("iam:CreateRole", "arn:aws:iam::222222222222:role/x"),
+        ("iam:PassRole", "arn:aws:iam::222222222222:role/x"),
+        ("sts:AssumeRole", "arn:aws:iam::222222222222:role/x"),
+        ("ec2:TerminateInstances", "arn:aws:ec2:us-east-1:222222222222:instance/i-1"),
+        ("kms:Decrypt", "arn:aws:kms:us-east-1:222222222222:key/k"),
+    ]
+    for action, resource in writes:
+        assert not evaluate(principal, Request(action, resource, "222222222222", None)).allowed, (arn, action)
+    assert evaluate(principal, Request("iam:ListRoles", "*", "222222222222", None)).allowed  # a read, to be sure
 
 
 def plan_nodes(matrix: Matrix) -> list[str]:
