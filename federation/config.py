@@ -427,6 +427,83 @@ class OrganizationGuardSettings(_Model):
         return self
 
 
+READ_ONLY_ACCESS = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+# AWS managed policies that grant reads only: the offline plan models them from their published documents. Any other
+# policy on a plan doer is one the plan cannot read, so it is modelled as administrator of the doer's account.
+READ_ONLY_MANAGED_POLICIES = frozenset(
+    {
+        READ_ONLY_ACCESS,
+        "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess",
+        "arn:aws:iam::aws:policy/SecurityAudit",
+    }
+)
+
+
+class PlanDoerPolicies(DoerPolicies):
+    """What the plan doer may read: AWS's ReadOnlyAccess unless configured otherwise."""
+
+    managed_policy_arns: dict[
+        Annotated[str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,62}$"), "a lower-case key (a-z, 0-9, '-')")],
+        PolicyArn,
+    ] = Field(
+        default_factory=lambda: {"readonly": READ_ONLY_ACCESS},
+        description="Stable key -> policy ARN; policies outside READ_ONLY_MANAGED_POLICIES are an accepted risk.",
+    )
+
+    def unverified_policies(self) -> list[tuple[str, str]]:
+        """(key, ARN) of every policy the offline plan cannot read (and so cannot show to grant reads only)."""
+        return sorted((k, arn) for k, arn in self.managed_policy_arns.items() if arn not in READ_ONLY_MANAGED_POLICIES)
+
+
+class PlanDoerSettings(PlanDoerPolicies):
+    """The plan doer created in every account: reads, and a way to the state reader; never a write."""
+
+    name: RoleName = "infrastructure-plan-doer-role"
+    path: RolePath = "/"
+
+    @model_validator(mode="after")
+    def _path_and_name_fit_switch_role(self) -> PlanDoerSettings:
+        _check_switch_role(self.path, self.name)
+        return self
+
+
+class PlanAssumerSettings(RoleSettings):
+    name: RoleName = "infrastructure-plan-assumer-role"
+
+
+class StateReaderSettings(RoleSettings):
+    name: RoleName = "state-reader-role"
+
+
+class PlanPathSettings(_Model):
+    """The plan path beside the apply path: a plan assumer, a plan doer per account and a read-only state reader."""
+
+    enabled: bool = Field(False, description="Build the plan path; off, the stack is exactly as without this key.")
+    permission_sets: list[PermissionSetName] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Read-only permission sets whose SSO roles may assume the plan assumer (not org admins).",
+    )
+    assumer: PlanAssumerSettings = Field(default_factory=PlanAssumerSettings)
+    doer: PlanDoerSettings = Field(default_factory=PlanDoerSettings)
+    state_reader: StateReaderSettings = Field(default_factory=StateReaderSettings)
+
+
+class MemberPlanPath(_Model):
+    """A member stack's part of the plan path: the plan doers of its accounts (the rest is the shared stack's)."""
+
+    enabled: bool = False
+    doer: PlanDoerPolicies = Field(default_factory=PlanDoerPolicies)
+
+    def problems(self) -> list[str]:
+        # A member stack takes on no risk (accepted_risks is the shared stack's): only policies the plan can read.
+        return [
+            f"plan_path.doer.managed_policy_arns.{key} = {arn!r}: a member stack's plan doers may carry only AWS "
+            f"managed read-only policies ({', '.join(sorted(READ_ONLY_MANAGED_POLICIES))})"
+            for key, arn in self.doer.unverified_policies()
+        ]
+
+
 # Risks a config may take on knowingly. Each widens reach beyond the promise; the plan prints it by this name.
 RISKS: dict[str, str] = {
     "shared-state-sessions": "state_backend.isolate_accounts = false: a doer session (so an application account's "
@@ -435,8 +512,16 @@ RISKS: dict[str, str] = {
     "assumer it becomes administrator of every account",
     "extra-principal-account-admins": "ci.extra_trusted_principal_arns names a principal outside the shared and "
     "management accounts; whoever may create or edit roles there becomes it, and so administrator of every account",
+    "plan-doer-unverified-policy": "plan_path.doer.managed_policy_arns names a policy the offline plan cannot read; "
+    "it is modelled as administrator of the plan doer's account (IAM writes and other roles still denied by the plan "
+    "doer's guard), so a plan session may write there if the policy allows it",
 }
-RiskName = Literal["shared-state-sessions", "non-admin-permission-set", "extra-principal-account-admins"]
+RiskName = Literal[
+    "shared-state-sessions",
+    "non-admin-permission-set",
+    "extra-principal-account-admins",
+    "plan-doer-unverified-policy",
+]
 # Permission sets AWS (or common practice) makes to lack IAM power. Trusting one makes it an org admin.
 NON_ADMIN_PERMISSION_SETS = frozenset(
     {
@@ -486,6 +571,7 @@ class FederationConfig(_Model):
         default_factory=list,
         description="Risks taken on knowingly (docs/security.md); each is refused otherwise.",
     )
+    plan_path: PlanPathSettings = Field(default_factory=PlanPathSettings)
 
     @model_validator(mode="after")
     def _accounts_are_distinct(self) -> FederationConfig:
@@ -500,16 +586,25 @@ class FederationConfig(_Model):
                 "organization_guard.enabled = True: management_account_id is required (the guard is an SCP written "
                 "in the management account or a delegated administrator account)"
             )
-        roles: dict[str, RoleSettings | DoerSettings] = {
-            "assumer": self.roles.assumer,
-            "doer": self.roles.doer,
-            "state_mgmt": self.roles.state_mgmt,
+        roles: dict[str, RoleSettings | DoerSettings | PlanDoerSettings] = {
+            "roles.assumer": self.roles.assumer,
+            "roles.doer": self.roles.doer,
+            "roles.state_mgmt": self.roles.state_mgmt,
         }
+        if self.plan_path.enabled:
+            # The plan roles live beside the others (the plan doer beside every doer): IAM names are per account.
+            plan = self.plan_path
+            roles |= {
+                "plan_path.assumer": plan.assumer,
+                "plan_path.doer": plan.doer,
+                "plan_path.state_reader": plan.state_reader,
+            }
         by_name: dict[str, str] = {}
         for key, role in roles.items():
             if role.name in by_name:
-                problems.append(f"roles.{key}.name = {role.name!r}: same name as roles.{by_name[role.name]}.name")
+                problems.append(f"{key}.name = {role.name!r}: same name as {by_name[role.name]}.name")
             by_name[role.name] = key
+        problems += self._plan_path_problems()
         if self.providers.mode == "bootstrap" and self.providers.bootstrap_role_name in by_name:
             problems.append(
                 f"providers.bootstrap_role_name = {self.providers.bootstrap_role_name!r}: "
@@ -555,6 +650,26 @@ class FederationConfig(_Model):
                     )
         return problems
 
+    def _plan_path_problems(self) -> list[str]:
+        plan = self.plan_path
+        if not plan.enabled:
+            return []
+        problems: list[str] = []
+        if not plan.permission_sets:
+            problems.append(
+                "plan_path.permission_sets = []: with plan_path.enabled, name the read-only permission sets that may "
+                "reach the plan assumer (e.g. AWSReadOnlyAccess)"
+            )
+        if "plan-doer-unverified-policy" not in self.accepted_risks:
+            for key, arn in plan.doer.unverified_policies():
+                problems.append(
+                    f"plan_path.doer.managed_policy_arns.{key} = {arn!r}: the offline plan cannot show that this "
+                    "policy grants reads only; use AWS managed read-only policies "
+                    f"({', '.join(sorted(READ_ONLY_MANAGED_POLICIES))}), or add 'plan-doer-unverified-policy' to "
+                    "accepted_risks"
+                )
+        return problems
+
     @property
     def trust_root_accounts(self) -> set[str]:
         """Accounts whose IAM administrators the promise counts as the trust root."""
@@ -571,6 +686,7 @@ class FederationConfig(_Model):
             "shared-state-sessions": not self.state_backend.isolate_accounts,
             "non-admin-permission-set": any(p in NON_ADMIN_PERMISSION_SETS for p in self.sso.permission_sets),
             "extra-principal-account-admins": bool(self.extra_principal_accounts),
+            "plan-doer-unverified-policy": self.plan_path.enabled and bool(self.plan_path.doer.unverified_policies()),
         }
         return [risk for risk in self.accepted_risks if taken[risk]]
 
@@ -623,10 +739,11 @@ class MemberConfig(_Model):
     roles: MemberRoles = Field(default_factory=MemberRoles)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
     tags: Tags = Field(default_factory=dict, max_length=40)
+    plan_path: MemberPlanPath = Field(default_factory=MemberPlanPath)
 
     @model_validator(mode="after")
     def _accounts_are_distinct(self) -> MemberConfig:
-        problems = _duplicate_accounts(self.accounts)
+        problems = _duplicate_accounts(self.accounts) + self.plan_path.problems()
         if self.stack.kind != "member":
             problems.append(f"stack.kind = {self.stack.kind!r}: expected 'member'")
         problems += _stack_size_problems(self.stack, len(self.accounts))

@@ -6,8 +6,12 @@ Where a component has an Output (an ARN AWS returns), it passes the resolved str
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from federation import names
 from federation.config import FederationConfig
+from iam import plan_policies
 from iam import policies as iam_policies
 from iam.policies import PolicyDocument
 from state_backend import policies as sb_policies
@@ -79,7 +83,10 @@ def key_admin_arns(config: FederationConfig, shared_doer_arn: str) -> list[str]:
     return [names.bootstrap_role_arn(config, config.shared_account.id), shared_doer_arn]
 
 
-def state_key_policy(config: FederationConfig, shared_doer_arn: str, state_mgmt_arn: str) -> PolicyDocument:
+def state_key_policy(
+    config: FederationConfig, shared_doer_arn: str, state_mgmt_arn: str, state_reader_arn: str | None = None
+) -> PolicyDocument:
+    """state_reader_arn: the plan path's reader as AWS returned it (None when the plan path is off)."""
     admins = key_admin_arns(config, shared_doer_arn)
     return sb_policies.state_key_policy(
         admin_arns=admins,
@@ -87,6 +94,7 @@ def state_key_policy(config: FederationConfig, shared_doer_arn: str, state_mgmt_
         state_mgmt_arn=state_mgmt_arn,
         account_id=config.shared_account.id,
         region=config.region,
+        state_reader_arn=state_reader_arn,
     )
 
 
@@ -96,12 +104,16 @@ def bucket_policy(config: FederationConfig) -> PolicyDocument:
         state_mgmt_arn=names.state_mgmt_arn(config),
         deployer_arns=names.deployer_arns(config),
         sse_algorithm=sse_algorithm(config),
+        state_reader_arn=names.state_reader_arn_if_enabled(config),
     )
 
 
 def lock_table_policy(config: FederationConfig, table_arn: str) -> PolicyDocument:
     return sb_policies.lock_table_policy(
-        table_arn=table_arn, state_mgmt_arn=names.state_mgmt_arn(config), deployer_arns=names.deployer_arns(config)
+        table_arn=table_arn,
+        state_mgmt_arn=names.state_mgmt_arn(config),
+        deployer_arns=names.deployer_arns(config),
+        state_reader_arn=names.state_reader_arn_if_enabled(config),
     )
 
 
@@ -109,12 +121,15 @@ def organization_guard(config: FederationConfig) -> PolicyDocument:
     roles = config.roles
     bootstrap = ("/", config.providers.bootstrap_role_name)
     doer = (roles.doer.path, roles.doer.name)
+    plan = config.plan_path
+    plan_roles = [(p.path, p.name) for p in (plan.doer, plan.assumer, plan.state_reader)] if plan.enabled else []
     return iam_policies.organization_guard_policy(
         protected_roles=[
             doer,
             (roles.assumer.path, roles.assumer.name),
             (roles.state_mgmt.path, roles.state_mgmt.name),
             bootstrap,
+            *plan_roles,
         ],
         # The bootstrap role deploys on the first run; each account's doer deploys (and so edits) its account's
         # federation roles after that (providers.mode = doer).
@@ -125,6 +140,76 @@ def organization_guard(config: FederationConfig) -> PolicyDocument:
         runner_tag=(config.ci.runner_tag_key, config.ci.runner_tag_value),
         backend_resources=[sb_policies.bucket_arn(config.bucket_name), lock_table_arn(config)],
     )
+
+
+def plan_assumer_trust(config: FederationConfig, extra_statements: Sequence[dict[str, Any]] = ()) -> PolicyDocument:
+    """extra_statements: further trust of the plan assumer (pull-request CI identities), built elsewhere."""
+    return plan_policies.plan_assumer_trust_policy(
+        sso_account_id=config.sso_account_id,
+        permission_sets=config.plan_path.permission_sets,
+        organization_id=config.organization_id,
+        extra_statements=extra_statements,
+    )
+
+
+def plan_assumer_permissions(config: FederationConfig) -> PolicyDocument:
+    doer = config.plan_path.doer
+    return plan_policies.plan_assumer_permissions_policy(
+        plan_doer_path=doer.path,
+        plan_doer_name=doer.name,
+        state_reader_arn=names.state_reader_arn(config),
+        organization_id=config.organization_id,
+    )
+
+
+def plan_doer_trust(plan_assumer_arn: str) -> PolicyDocument:
+    return plan_policies.plan_doer_trust_policy(plan_assumer_arn=plan_assumer_arn)
+
+
+def plan_doer_guard(state_reader_arn: str, trust_plan_doers: bool) -> PolicyDocument:
+    return plan_policies.plan_doer_guard_policy(
+        state_reader_arn=state_reader_arn, state_reader_allowed=trust_plan_doers
+    )
+
+
+def state_reader_trust(config: FederationConfig) -> PolicyDocument:
+    # One switch for both chains: plan doers reach the state reader exactly when doers reach state-mgmt.
+    return sb_policies.state_reader_trust_policy(
+        plan_assumer_arn=names.plan_assumer_arn(config),
+        trust_plan_doers=config.state_backend.state_mgmt_trusts_doers,
+        isolate_accounts=config.state_backend.isolate_accounts,
+        plan_doer_path=config.plan_path.doer.path,
+        plan_doer_name=config.plan_path.doer.name,
+        organization_id=config.organization_id,
+    )
+
+
+def state_reader_permissions(config: FederationConfig, kms_key_arn: str | None = None) -> PolicyDocument:
+    return sb_policies.state_reader_permissions_policy(
+        bucket=config.bucket_name,
+        bucket_account=config.shared_account.id,
+        table_arn=lock_table_arn(config),
+        region=config.region,
+        isolate_accounts=config.state_backend.isolate_accounts,
+        readable_account_ids=names.account_ids(config, config.state_backend.readable_state),
+        kms_key_arn=kms_key_arn,
+    )
+
+
+def plan_documents(config: FederationConfig, kms_key_arn: str | None = None) -> dict[str, PolicyDocument]:
+    """The plan path's own documents, by a readable name (none when it is off)."""
+    if not config.plan_path.enabled:
+        return {}
+    return {
+        "plan assumer trust policy": plan_assumer_trust(config),
+        "plan assumer inline policy": plan_assumer_permissions(config),
+        "plan doer trust policy": plan_doer_trust(names.plan_assumer_arn(config)),
+        "plan doer inline policy": plan_doer_guard(
+            names.state_reader_arn(config), config.state_backend.state_mgmt_trusts_doers
+        ),
+        "state-reader trust policy": state_reader_trust(config),
+        "state-reader inline policy": state_reader_permissions(config, kms_key_arn),
+    }
 
 
 def all_documents(config: FederationConfig) -> dict[str, PolicyDocument]:
@@ -145,7 +230,10 @@ def all_documents(config: FederationConfig) -> dict[str, PolicyDocument]:
     )
     if config.state_backend.kms.enabled:
         shared_doer = names.doer_arns(config)[config.shared_account.name]
-        result["state key policy"] = state_key_policy(config, shared_doer, names.state_mgmt_arn(config))
+        result["state key policy"] = state_key_policy(
+            config, shared_doer, names.state_mgmt_arn(config), names.state_reader_arn_if_enabled(config)
+        )
     if config.organization_guard.enabled:
         result["organization guard"] = organization_guard(config)
+    result.update(plan_documents(config, key))
     return result

@@ -67,6 +67,22 @@ _LIMITS: dict[str, tuple[str, Callable[[PolicyDocument], int], int | None, str]]
         SCP_MAX,
         "organization_guard.runner_launcher_arns, roles",
     ),
+    "plan assumer trust policy": ("plan assumer trust policy", iam_size, None, "plan_path.permission_sets"),
+    "plan assumer inline policy": (
+        "plan assumer inline policies",
+        iam_size,
+        INLINE_POLICIES_PER_ROLE_MAX,
+        "plan_path",
+    ),
+    "plan doer trust policy": ("plan doer trust policy", iam_size, None, "plan_path.assumer"),
+    "plan doer inline policy": ("plan doer inline policies", iam_size, INLINE_POLICIES_PER_ROLE_MAX, "plan_path"),
+    "state-reader trust policy": ("state-reader trust policy", iam_size, None, "plan_path"),
+    "state-reader inline policy": (
+        "state-reader inline policies",
+        iam_size,
+        INLINE_POLICIES_PER_ROLE_MAX,
+        "state_backend",
+    ),
 }
 
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 from federation.config import FederationConfig
 from iam.policies import role_arn
 
-__all__ = ["assumer_arn", "bootstrap_role_arn", "deployer_arns", "doer_arns", "role_arn", "state_mgmt_arn"]
+__all__ = [
+    "assumer_arn",
+    "bootstrap_role_arn",
+    "deployer_arns",
+    "doer_arns",
+    "plan_assumer_arn",
+    "plan_doer_arns",
+    "role_arn",
+    "state_mgmt_arn",
+    "state_reader_arn",
+    "state_reader_arn_if_enabled",
+]
 
 
 def assumer_arn(config: FederationConfig) -> str:
@@ -41,3 +52,24 @@ def deployer_arns(config: FederationConfig) -> list[str]:
 def account_ids(config: FederationConfig, names: list[str]) -> list[str]:
     ids = {account.name: account.id for account in config.all_accounts}
     return [ids[name] for name in names]
+
+
+def plan_assumer_arn(config: FederationConfig) -> str:
+    settings = config.plan_path.assumer
+    return role_arn(config.shared_account.id, settings.path, settings.name)
+
+
+def plan_doer_arns(config: FederationConfig) -> dict[str, str]:
+    """The plan doer role ARN of every account, by account name, the shared account first."""
+    doer = config.plan_path.doer
+    return {account.name: role_arn(account.id, doer.path, doer.name) for account in config.all_accounts}
+
+
+def state_reader_arn(config: FederationConfig) -> str:
+    settings = config.plan_path.state_reader
+    return role_arn(config.shared_account.id, settings.path, settings.name)
+
+
+def state_reader_arn_if_enabled(config: FederationConfig) -> str | None:
+    """The state reader the backend's guards must let read, or None when the plan path is off."""
+    return state_reader_arn(config) if config.plan_path.enabled else None

@@ -6,17 +6,27 @@ a member stack holds the doers of its accounts and reads the rest from the share
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from federation import names, snippets
-from federation.config import Account, AnyConfig, DoerPolicies, FederationConfig, MemberConfig, ProviderSettings
+from federation.config import (
+    Account,
+    AnyConfig,
+    DoerPolicies,
+    FederationConfig,
+    MemberConfig,
+    PlanDoerPolicies,
+    ProviderSettings,
+)
 from iam.assumer import AssumerRole, AssumerRoleArgs
 from iam.doer import DoerRole, DoerRoleArgs, SharedFacts
 from iam.guard import OrganizationGuard, OrganizationGuardArgs
+from iam.plan import PlanAssumerRole, PlanAssumerRoleArgs, PlanDoerRole, PlanDoerRoleArgs, PlanFacts
 from iam.providers import account_provider, management_provider
 from state_backend.backend import StateBackend, StateBackendArgs
 
@@ -28,6 +38,7 @@ class Topology:
     providers: dict[str, aws.Provider]
     doers: dict[str, DoerRole]
     outputs: dict[str, Any]
+    plan_doers: dict[str, PlanDoerRole] = field(default_factory=dict)
 
 
 def _providers(
@@ -58,18 +69,36 @@ def _doer_roles(
     }
 
 
-def _doer_arns(doers: dict[str, DoerRole]) -> dict[str, pulumi.Output[str]]:
+def _plan_doer_roles(
+    accounts: list[Account], providers: dict[str, aws.Provider], policies: PlanDoerPolicies, plan: PlanFacts
+) -> dict[str, PlanDoerRole]:
+    return {
+        account.name: PlanDoerRole(
+            f"plan-doer-{account.name}",
+            PlanDoerRoleArgs(account=account, policies=policies, provider=providers[account.name], plan=plan),
+        )
+        for account in accounts
+    }
+
+
+def _doer_arns(doers: Mapping[str, DoerRole | PlanDoerRole]) -> dict[str, pulumi.Output[str]]:
     return {name: doer.role.arn for name, doer in sorted(doers.items())}
 
 
 def _account_facts(
-    accounts: list[Account], region: str, doers: dict[str, DoerRole]
+    accounts: list[Account],
+    region: str,
+    doers: dict[str, DoerRole],
+    plan_doers: dict[str, PlanDoerRole] | None = None,
 ) -> pulumi.Output[list[snippets.AccountFacts]]:
-    """The accounts as the snippets see them, with each doer's ARN as AWS reports it."""
+    """The accounts as the snippets see them, with each doer's (and plan doer's) ARN as AWS reports it."""
     arns = pulumi.Output.all(*(doers[a.name].role.arn for a in accounts))
-    return arns.apply(
+    plan = plan_doers or {}
+    plan_arns = pulumi.Output.all(*(plan[a.name].role.arn if a.name in plan else None for a in accounts))
+    return pulumi.Output.all(arns, plan_arns).apply(
         lambda values: [
-            snippets.AccountFacts(a.name, a.id, region, arn) for a, arn in zip(accounts, values, strict=True)
+            snippets.AccountFacts(a.name, a.id, region, arn, plan_arn)
+            for a, arn, plan_arn in zip(accounts, values[0], values[1], strict=True)
         ]
     )
 
@@ -113,7 +142,29 @@ def build_shared_topology(config: FederationConfig) -> Topology:
             tags=config.tags,
         )
         OrganizationGuard("organization-guard", OrganizationGuardArgs(config=config, provider=guard_provider))
-    accounts = _account_facts(config.all_accounts, config.region, doers)
+    plan_doers: dict[str, PlanDoerRole] = {}
+    plan_outputs: dict[str, Any] = {}
+    if config.plan_path.enabled:
+        plan = config.plan_path
+        plan_assumer = PlanAssumerRole("plan-assumer", PlanAssumerRoleArgs(config=config, provider=shared_provider))
+        plan_facts = PlanFacts(
+            plan_doer_name=plan.doer.name,
+            plan_doer_path=plan.doer.path,
+            plan_assumer_arn=names.plan_assumer_arn(config),
+            state_reader_arn=names.state_reader_arn(config),
+            state_reader_trusts_plan_doers=config.state_backend.state_mgmt_trusts_doers,
+        )
+        plan_doers = _plan_doer_roles(config.all_accounts, providers, plan.doer, plan_facts)
+        assert backend.state_reader_role is not None  # the backend builds it whenever the plan path is on
+        plan_outputs = {
+            "plan_assumer_role_arn": plan_assumer.role.arn,
+            "plan_doer_role_arns": _doer_arns(plan_doers),
+            "state_reader_role_arn": backend.state_reader_role.arn,
+            # What member stacks read to build their accounts' plan doers.
+            "plan_doer_role_name": plan.doer.name,
+            "plan_doer_role_path": plan.doer.path,
+        }
+    accounts = _account_facts(config.all_accounts, config.region, doers, plan_doers)
     outputs: dict[str, Any] = {
         "assumer_role_arn": assumer.role.arn,
         "instance_profile_name": assumer.instance_profile.name,
@@ -130,8 +181,9 @@ def build_shared_topology(config: FederationConfig) -> Topology:
         "doer_role_name": doer.name,
         "doer_role_path": doer.path,
         "state_mgmt_trusts_doers": config.state_backend.state_mgmt_trusts_doers,
+        **plan_outputs,
     }
-    return Topology(providers=providers, doers=doers, outputs=outputs)
+    return Topology(providers=providers, doers=doers, outputs=outputs, plan_doers=plan_doers)
 
 
 def build_member_topology(config: MemberConfig) -> Topology:
@@ -149,16 +201,33 @@ def build_member_topology(config: MemberConfig) -> Topology:
         config.accounts, region=config.region, settings=config.providers, tags=config.tags, shared=facts
     )
     doers = _doer_roles(config.accounts, providers, config.roles.doer, facts)
+    plan_doers: dict[str, PlanDoerRole] = {}
+    if config.plan_path.enabled:
+        # The shared stack must have the plan path on too: its outputs name the plan roles (checked by the plan).
+        plan_facts = PlanFacts(
+            plan_doer_name=shared.require_output("plan_doer_role_name"),
+            plan_doer_path=shared.require_output("plan_doer_role_path"),
+            plan_assumer_arn=shared.require_output("plan_assumer_role_arn"),
+            state_reader_arn=shared.require_output("state_reader_role_arn"),
+            state_reader_trusts_plan_doers=shared.require_output("state_mgmt_trusts_doers"),
+        )
+        plan_doers = _plan_doer_roles(config.accounts, providers, config.plan_path.doer, plan_facts)
     arns = _doer_arns(doers)
-    accounts = _account_facts(config.accounts, config.region, doers)
+    accounts = _account_facts(config.accounts, config.region, doers, plan_doers)
     outputs: dict[str, Any] = {
         "doer_role_arns": arns,
         "terragrunt_iam_role_arns": arns,
         # To append to the shared stack's aws_config_snippet, which holds the assumer profile these start from.
-        "aws_config_snippet": accounts.apply(snippets.doer_profiles),
+        "aws_config_snippet": accounts.apply(_member_profiles if plan_doers else snippets.doer_profiles),
         "terragrunt_account_hcl": _account_hcl(accounts),
     }
-    return Topology(providers=providers, doers=doers, outputs=outputs)
+    if plan_doers:
+        outputs["plan_doer_role_arns"] = _doer_arns(plan_doers)
+    return Topology(providers=providers, doers=doers, outputs=outputs, plan_doers=plan_doers)
+
+
+def _member_profiles(accounts: list[snippets.AccountFacts]) -> str:
+    return snippets.doer_profiles(accounts) + "\n" + snippets.plan_doer_profiles(accounts)
 
 
 def build_topology(config: AnyConfig) -> Topology:

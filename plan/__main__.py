@@ -73,6 +73,11 @@ def _write_handoff(out: Path, runs: list[ProgramRun], selection: Selection) -> s
             f"  {out / 'terragrunt'}/: root.hcl for the root of your Terragrunt repository, and <account>/account.hcl"
             f" for {len(accounts)} account(s){': ' + ', '.join(accounts) if len(accounts) <= 8 else ''}",
             f"Then in <account>/<unit>/: AWS_PROFILE={profile} terragrunt plan   (docs/terragrunt.md)",
+            *(
+                ["Read-only (plan path): TG_PLAN=1 AWS_PROFILE=<account>.plan terragrunt plan   (docs/plan-path.md)"]
+                if organization.plan_path.enabled
+                else []
+            ),
         ]
     )
 
@@ -167,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"OK: all {len(matrix.judged)} judged cells of the access matrix match the config's promise")
     risks = f" (named risks: {', '.join(sorted(escalation.risks))})" if escalation.risks else ""
     print(f"OK: no principal outside the trust root reaches beyond its own account's state{risks}")
+    if organization.plan_path.enabled:
+        print("OK: plan identities reach reads of state and nothing else (no write, no doer), in any number of steps")
     return 0
 
 

@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from federation.config import RISKS, FederationConfig
-from plan.matrix import READ_ONLY, Matrix
-from plan.world import Node, Target
+from plan.matrix import PLAN_READS, READ_ONLY, Matrix
+from plan.world import PLAN, Node, Target, plan_scope
 
 RUNNER_RISK = "runner-role-pass"
 RUNNER_TAKEOVER_RISK = "runner-instance-takeover"
 ROOT_USER_RISK = "shared-root-user"
+# Sessions tagged with an account (StateAccount): legacy state (isolate_accounts = false) lets them reach any.
+STATE_SESSIONS = ("state-mgmt", "state-reader")
 NAMED_RISKS = {
     **RISKS,
     RUNNER_RISK: "anyone in the shared account who may pass the runners' role to EC2 launches an instance with the "
@@ -138,10 +140,30 @@ def _allowed_to(config: FederationConfig, source: Node, owner: str | None, targe
     """Does the promise let this source reach something owned by ``owner``?"""
     if owner is None or owner == source.owner:
         return True
+    if plan_scope(source.owner) is not None:
+        return _plan_allows(config, source, owner, target)
+    if owner == PLAN + source.owner:
+        return True  # an account's own plan doer and state-reader session are within its reach
     if target is not None and target.kind in READ_ONLY and config.state_backend.isolate_accounts:
-        readable = {a.id for a in config.all_accounts if a.name in config.state_backend.readable_state}
-        return target.subject in readable
+        return target.subject in _readable(config)
     return False
+
+
+def _readable(config: FederationConfig) -> set[str]:
+    return {a.id for a in config.all_accounts if a.name in config.state_backend.readable_state}
+
+
+def _plan_allows(config: FederationConfig, source: Node, owner: str, target: Target | None) -> bool:
+    """A plan identity's promise: other plan identities of its scope, and reads of its scope's state. No write."""
+    scope = plan_scope(source.owner)
+    reached = plan_scope(owner)
+    if reached is not None:
+        return scope == "*" or reached == scope
+    if target is None or target.kind not in PLAN_READS:
+        return False  # a doer, the assumer, state-mgmt, a guard, a write, a lock: never
+    if scope == "*" or target.subject == scope:
+        return True
+    return target.kind in READ_ONLY and config.state_backend.isolate_accounts and target.subject in _readable(config)
 
 
 def _risk(config: FederationConfig, matrix: Matrix, reach_: Reach, reached: str) -> str | None:
@@ -156,14 +178,17 @@ def _risk(config: FederationConfig, matrix: Matrix, reach_: Reach, reached: str)
         if "runner-takeover" in kinds:
             return RUNNER_TAKEOVER_RISK
     world = matrix.world
-    # With the legacy layout every state-mgmt session reaches every account's state: the accepted risk.
-    to_state_mgmt = (
-        source.kind == "state-mgmt"
-        or (reached in world.targets and world.targets[reached].kind == "assume-state")
-        or any(world.nodes[h.node].kind == "state-mgmt" for h in reach_.path(node))
+    # With the legacy layout every state session reaches every account's state: the accepted risk.
+    to_state_session = (
+        source.kind in STATE_SESSIONS
+        or (reached in world.targets and world.targets[reached].kind in ("assume-state", "assume-reader"))
+        or any(world.nodes[h.node].kind in STATE_SESSIONS for h in reach_.path(node))
     )
-    if to_state_mgmt and "shared-state-sessions" in config.risks:
+    if to_state_session and "shared-state-sessions" in config.risks:
         return "shared-state-sessions"
+    writes = reached in matrix.world.targets and matrix.world.targets[reached].kind == "write"
+    if writes and matrix.world.nodes[node].kind == "plan-doer" and "plan-doer-unverified-policy" in config.risks:
+        return "plan-doer-unverified-policy"
     return None
 
 

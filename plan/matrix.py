@@ -16,12 +16,14 @@ from federation.config import FederationConfig
 from plan.classes import AccountClass, ClassMap, account_classes, representative_accounts
 from plan.evaluator import Request, Verdict, evaluate
 from plan.model import IamModel
-from plan.world import Account, Node, Target, World, organization_accounts
+from plan.world import Account, Node, Target, World, organization_accounts, permission_set_of, plan_scope
 
 # Targets that are steps of an escalation rather than assets: judged by where they lead (plan.escalation).
 STEP_KINDS = ("take-over", "create", "pass-role", "runner-takeover")
 STATE_DATA = ("state-read", "state-write", "state-delete", "state-lock-file", "state-list", "lock-read", "lock-write")
 READ_ONLY = ("state-read", "state-list")
+# What the state reader (the plan path) may do with an account's state: read it, list it, read its lock digest.
+PLAN_READS = ("state-read", "state-list", "lock-read")
 
 
 @dataclass
@@ -157,18 +159,49 @@ def expected(config: FederationConfig, world: World, node: Node, target: Target)
     if kind == "assume-state":
         doer = doer_named(config, node) and config.state_backend.state_mgmt_trusts_doers
         return assumer or (doer and (not isolate or node.account.id == target.subject))
+    if kind in ("assume-plan", "assume-reader", "write"):
+        return plan_expected(config, node, target)
     if kind in STATE_DATA:
+        readable = {a.id for a in config.all_accounts if a.name in config.state_backend.readable_state}
+        if node.kind == "state-reader":
+            # Reads only, of the account its session is tagged with (and the readable ones); never a lock.
+            own = not isolate or node.about == target.subject
+            return kind in PLAN_READS and (own or (kind in READ_ONLY and target.subject in readable))
         if node.kind != "state-mgmt":
             return False
-        readable = {a.id for a in config.all_accounts if a.name in config.state_backend.readable_state}
         return not isolate or node.about == target.subject or (kind in READ_ONLY and target.subject in readable)
     if kind == "guard":
         return node.key in deployers(world)
     if kind == "key-use":
-        return node.kind == "state-mgmt"
+        return node.kind in ("state-mgmt", "state-reader")
     if kind == "key-admin":
         return node.key in deployers(world)
     return False  # plain http, whole-table reads, direct key use, destroying a version: nobody
+
+
+def plan_expected(config: FederationConfig, node: Node, target: Target) -> bool | None:
+    """The plan path's promise: read-only permission sets reach the plan assumer, it reaches every plan doer and the
+    state reader, a plan doer its own account's state reader; no plan identity writes in any account."""
+    if target.kind == "write":
+        if plan_scope(node.owner) is None:
+            return None  # who else may write in an account is that account's business, not the plan path's
+        # A plan doer with a policy the plan cannot read is modelled as an administrator of its account (a risk taken).
+        return node.kind == "plan-doer" and "plan-doer-unverified-policy" in config.risks
+    if target.key == "assume:plan-assumer":
+        return node.kind in ("sso", "sso-plan") and permission_set_of(node) in config.plan_path.permission_sets
+    if target.kind == "assume-plan":
+        return node.kind == "plan-assumer"  # a plan doer: the plan assumer's sessions only
+    trusted = plan_doer_named(config, node) and config.state_backend.state_mgmt_trusts_doers
+    own = not config.state_backend.isolate_accounts or node.account.id == target.subject
+    return node.kind == "plan-assumer" or (trusted and own)
+
+
+def plan_doer_named(config: FederationConfig, node: Node) -> bool:
+    """A role with the plan doer's path and name in an organization account: the state reader trusts it by name."""
+    doer = config.plan_path.doer
+    in_org = node.account.org == config.organization_id
+    powered = node.kind == "plan-doer" or (node.kind == "created" and bool(node.principal.identity_policies))
+    return in_org and powered and node.principal.arn.endswith(f":role{doer.path}{doer.name}")
 
 
 def doer_named(config: FederationConfig, node: Node) -> bool:

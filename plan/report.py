@@ -157,6 +157,9 @@ def escalation_text(matrix: Matrix, escalation: Escalation, shown: int = 3) -> s
     return "\n".join(lines)
 
 
+ASSUME_KINDS = ("assume", "assume-state", "assume-plan", "assume-reader")
+
+
 def _reached(target: str) -> str:
     return "lock table" if target.startswith("lock") else "state bucket"
 
@@ -180,10 +183,10 @@ def trust_edges(matrix: Matrix) -> list[tuple[str, str]]:
     edges = []
     for cell in matrix.cells:
         target = matrix.world.targets[cell.target]
-        if not cell.actual or target.kind not in ("assume", "assume-state", *STATE_DATA):
+        if not cell.actual or target.kind not in (*ASSUME_KINDS, *STATE_DATA):
             continue
         source = labels[cell.principal]
-        if target.kind in ("assume", "assume-state"):
+        if target.kind in ASSUME_KINDS:
             edges.append((source, labels[target.leads_to[0]]))
         else:
             edges.append((source, _reached(target.kind)))
@@ -212,11 +215,11 @@ def _node_id(label: str) -> str:
 def _layer(label: str) -> int:
     if label in ("state bucket", "lock table"):
         return 4
-    if label.startswith("assumer"):
+    if label.startswith(("assumer", "plan-assumer")):
         return 1
-    if label.startswith(("doer", "bootstrap")):
+    if label.startswith(("doer", "bootstrap", "plan-doer")):
         return 2
-    if label.startswith("state-mgmt"):
+    if label.startswith(("state-mgmt", "state-reader")):
         return 3
     return 0  # callers: CI, SSO, modelled principals and the roles they create
 

@@ -128,6 +128,19 @@ def cross_stack_problems(stacks: list[StackFile]) -> list[str]:
     return problems
 
 
+def plan_path_problems(shared: StackFile, members: list[StackFile]) -> list[str]:
+    """A member building plan doers for a shared stack without the plan path: the outputs they need do not exist."""
+    assert isinstance(shared.config, FederationConfig)
+    if shared.config.plan_path.enabled:
+        return []
+    return [
+        f"{member.path.name}: iam-federation:plan_path.enabled = True: the shared stack {shared.name!r} has the plan "
+        "path off (no plan assumer or state reader to trust); turn it on there first, or off here"
+        for member in members
+        if isinstance(member.config, MemberConfig) and member.config.plan_path.enabled
+    ]
+
+
 def _find(name: str, valid: list[StackFile], broken: list[BrokenStackFile]) -> StackFile | None:
     """The valid stack of that name, None if there is no such file; a broken one raises its own problems."""
     for stack in valid:
@@ -195,7 +208,7 @@ def select_stacks(directory: Path, stack: str, shared: str = "shared") -> Select
     else:
         base, members = target, []
     group = belonging_with(target, valid)
-    problems = cross_stack_problems(group)
+    problems = cross_stack_problems(group) + plan_path_problems(base, members)
     if stack == ALL:
         problems += [
             f"{s.path.name}: iam-federation:organization_id = {s.config.organization_id!r}: a second shared or "

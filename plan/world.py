@@ -8,18 +8,25 @@ a few representatives of each class (plan.classes), which is what keeps the plan
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import zlib
 from dataclasses import dataclass
 from typing import Literal
 
-from federation.config import FederationConfig
+from federation.config import READ_ONLY_MANAGED_POLICIES, FederationConfig
 from plan.evaluator import ContextValue, Document, Principal
 from plan.model import IamModel, RoleModel
 from state_backend.policies import STATE_ACCOUNT_TAG
 
 AccountKind = Literal["shared", "application", "unmanaged", "management", "outsider"]
 ROOT = "root"  # the owner of what only the trust root may reach
+# Owners of the plan path: "plan:*" for what reaches every account's plan side (the plan assumer, read-only SSO),
+# "plan:<account id>" for one account's (its plan doer, a state-reader session tagged for it). The promise of a plan
+# identity is reads: it reaches other plan identities within its scope and reads of state, never a write.
+PLAN = "plan:"
+PLAN_ANY = PLAN + "*"
 
 ADMIN: Document = {
     "Version": "2012-10-17",
@@ -35,6 +42,18 @@ ROLE_CREATOR: Document = {
     "Version": "2012-10-17",
     "Statement": [{"Sid": "CreateRoleOnly", "Effect": "Allow", "Action": "iam:CreateRole", "Resource": "*"}],
 }
+# What a read-only permission set must add to reach the plan assumer (docs/plan-path.md), at its widest.
+ASSUME_ANY_ROLE: Document = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "AssumeRoles",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"],
+            "Resource": "*",
+        }
+    ],
+}
 LAUNCHER: Document = {
     "Version": "2012-10-17",
     "Statement": [
@@ -46,11 +65,51 @@ FULL_AWS_ACCESS: Document = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
 }
-# AWS managed policies whose effect we model exactly; any other ARN is modelled as full admin (the worst case).
+# AWS managed policies whose effect we model exactly; any other ARN is modelled as full admin (the worst case),
+# except the read-only policies the plan path allows, which are read from their published documents (managed()).
 KNOWN_MANAGED: dict[str, Document] = {
     "arn:aws:iam::aws:policy/AdministratorAccess": ADMIN,
     "arn:aws:iam::aws:policy/PowerUserAccess": POWER_USER,
 }
+# The services the world's requests name (checked when targets are built). A published managed policy is reduced to
+# its actions of these services: every verdict stays the same, and an evaluation matches dozens of patterns, not the
+# 3,000 of ReadOnlyAccess.
+TARGET_SERVICES = frozenset({"sts", "s3", "dynamodb", "kms", "iam", "ec2"})
+READ_ONLY_ACCESS = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+
+
+@functools.cache
+def published_policy(arn: str) -> Document:
+    """An AWS managed policy's document as moto ships it (moto 5.2.5: AWS's version of 2026-09-24), reduced to the
+    services of TARGET_SERVICES. Statements with NotAction are kept whole (they cannot be reduced safely)."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    published = json.loads(aws_managed_policies_data)
+    path, name = arn.split(":policy", 1)[1].rsplit("/", 1)
+    entry = published[name]
+    if entry["Path"] != path + "/":
+        raise KeyError(f"{arn}: moto ships {name} under path {entry['Path']}")
+    statements = []
+    for statement in entry["Document"]["Statement"]:
+        if "NotAction" not in statement:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            kept = [a for a in actions if a == "*" or a.split(":", 1)[0].lower() in TARGET_SERVICES]
+            if not kept:
+                continue
+            statement = {**statement, "Action": kept}
+        statements.append(statement)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def managed(arn: str) -> Document:
+    """The document a managed policy ARN is modelled with."""
+    if arn in KNOWN_MANAGED:
+        return KNOWN_MANAGED[arn]
+    if arn in READ_ONLY_MANAGED_POLICIES:
+        return published_policy(arn)
+    return ADMIN
+
+
 SSO_SUFFIX = "a1b2c3d4e5f60718"  # 16 characters, as Identity Center makes them
 OUTSIDER_ORG = "o-outsider000"
 RUNNER_VPC = "vpc-0runners00000000"
@@ -152,8 +211,22 @@ def organization_accounts(config: FederationConfig) -> list[Account]:
 
 
 def role_policies(role: RoleModel) -> tuple[tuple[str, Document], ...]:
-    managed = [(arn.rsplit("/", 1)[-1], KNOWN_MANAGED.get(arn, ADMIN)) for arn in role.managed_arns]
-    return tuple([*managed, *sorted(role.inline.items())])
+    attached = [(arn.rsplit("/", 1)[-1], managed(arn)) for arn in role.managed_arns]
+    return tuple([*attached, *sorted(role.inline.items())])
+
+
+_SSO_ROLE = re.compile(r"AWSReservedSSO_(.+)_[A-Za-z0-9]{16}$")
+
+
+def permission_set_of(node: Node) -> str | None:
+    """The permission set of an SSO role node, from its ARN (None for any other node)."""
+    match = _SSO_ROLE.search(node.principal.arn)
+    return match.group(1) if match else None
+
+
+def plan_scope(owner: str) -> str | None:
+    """For a plan owner, the account it covers ("*": every account); None for any other owner."""
+    return owner[len(PLAN) :] if owner.startswith(PLAN) else None
 
 
 def _sso_arn(account: str, permission_set: str, region: str | None = None) -> str:
@@ -310,8 +383,12 @@ class World:
                 self._add(
                     Node(key, "sso-other", sso_account, self._principal(key, arn, sso_account, admin), sso_other_owner)
                 )
+        plan_sets = config.plan_path.permission_sets if config.plan_path.enabled else []
+        self._plan_sso_nodes(sso_account, sso_other_owner, plan_sets)
         unconfigured = next(
-            p for p in ("AWSReadOnlyAccess", "UnconfiguredPermissionSet") if p not in config.sso.permission_sets
+            p
+            for p in ("AWSReadOnlyAccess", "UnconfiguredPermissionSet")
+            if p not in config.sso.permission_sets and p not in plan_sets
         )
         key = f"sso:{unconfigured}"
         arn = _sso_arn(sso_account.id, unconfigured)
@@ -355,6 +432,8 @@ class World:
             self._add(
                 self._role_node(f"state-mgmt[{subject.name}]", "state-mgmt", state_mgmt, subject.id, subject.id, tag)
             )
+        if config.plan_path.enabled:
+            self._plan_role_nodes(state_subjects)
 
         # Modelled principals of every account class: an admin, a power user without IAM power, an identity that may
         # only create roles, and (where the runners' instance profile lives) a launcher that may pass roles to EC2.
@@ -387,6 +466,12 @@ class World:
                         account.id,
                     )
                 )
+            plan_elsewhere = account.kind == "application" and account.id != config.sso_account_id
+            if plan_elsewhere and plan_sets and plan_sets[0] not in config.sso.permission_sets:
+                # The plan permission set's role in another account: an administrator there, for all we know.
+                key = f"sso-plan:{plan_sets[0]}@{account.name}"
+                arn = _sso_arn(account.id, plan_sets[0])
+                self._add(Node(key, "sso-other", account, self._principal(key, arn, account, admin), account.id))
         # Configured key admins may look after the key; modelled with every KMS action (the worst case for the key
         # policy), they are not the trust root.
         kms_all: Document = {
@@ -400,17 +485,20 @@ class World:
             key = f"key-admin:{arn.rsplit('/', 1)[-1]}"
             self._add(Node(key, "key-admin", holder, self._principal(key, arn, holder, (("kms", kms_all),)), holder.id))
         outsider = next(a for a in self.accounts if a.kind == "outsider")
-        doer = config.roles.doer
-        key = "doer-namesake@outsider"
-        self._add(
-            Node(
-                key,
-                "outsider",
-                outsider,
-                self._principal(key, _arn(outsider.id, doer.path, doer.name), outsider, admin),
-                outsider.id,
+        doer, plan_doer = config.roles.doer, config.plan_path.doer
+        namesakes = [("doer-namesake@outsider", doer.path, doer.name)]
+        if config.plan_path.enabled:
+            namesakes.append(("plan-doer-namesake@outsider", plan_doer.path, plan_doer.name))
+        for key, path, name in namesakes:
+            self._add(
+                Node(
+                    key,
+                    "outsider",
+                    outsider,
+                    self._principal(key, _arn(outsider.id, path, name), outsider, admin),
+                    outsider.id,
+                )
             )
-        )
 
         # Roles a principal could create under a name some document trusts: one node per name and account, with and
         # without policies (whether its creator may also write its policies decides which one it gets).
@@ -432,6 +520,44 @@ class World:
 
         self._targets(state_subjects, org_accounts)
 
+    def _plan_sso_nodes(self, sso_account: Account, other_owner: str, plan_sets: list[str]) -> None:
+        """The read-only permission sets of the plan path, modelled with ReadOnlyAccess (what the config says they
+        are) plus the sts:AssumeRole they need to reach the plan assumer, on every role (the worst such a grant can
+        be); one also under a regional path, and a namesake with a suffix, modelled as an administrator."""
+        config = self.config
+        read_only = (("ReadOnlyAccess", published_policy(READ_ONLY_ACCESS)), ("assume-roles", ASSUME_ANY_ROLE))
+        admin = (("AdministratorAccess", ADMIN),)
+        # A set trusted by both paths is an apply set (an administrator): its sso: node already stands for it.
+        plan_only = [ps for ps in plan_sets if ps not in config.sso.permission_sets]
+        for ps in plan_only:
+            key = f"sso-plan:{ps}"
+            principal = self._principal(key, _sso_arn(sso_account.id, ps), sso_account, read_only)
+            self._add(Node(key, "sso-plan", sso_account, principal, PLAN_ANY))
+        if plan_only:
+            ps = plan_only[0]
+            key = f"sso-plan:{ps}(regional path)"
+            principal = self._principal(key, _sso_arn(sso_account.id, ps, "eu-west-1"), sso_account, read_only)
+            self._add(Node(key, "sso-plan", sso_account, principal, PLAN_ANY))
+            if len(ps) <= 30:
+                key = f"sso-plan:{ps}_x"
+                principal = self._principal(key, _sso_arn(sso_account.id, f"{ps}_x"), sso_account, admin)
+                self._add(Node(key, "sso-other", sso_account, principal, other_owner))
+
+    def _plan_role_nodes(self, state_subjects: list[Account]) -> None:
+        """The plan assumer, every account's plan doer, and a state-reader session tagged for every account."""
+        roles = self.model.roles
+        self._add(self._role_node("plan-assumer", "plan-assumer", roles["plan-assumer-role"], PLAN_ANY))
+        for account in self.accounts:
+            role = roles.get(f"plan-doer-{account.name}-role")
+            # A member stack without the plan path builds no plan doer: its accounts have none to reach.
+            if role is not None and account.kind in ("shared", "application"):
+                self._add(self._role_node(f"plan-doer@{account.name}", "plan-doer", role, PLAN + account.id))
+        reader = roles["state-backend-state-reader-role"]
+        for subject in state_subjects:
+            tag = ((f"aws:PrincipalTag/{STATE_ACCOUNT_TAG}", subject.id),)
+            key = f"state-reader[{subject.name}]"
+            self._add(self._role_node(key, "state-reader", reader, PLAN + subject.id, subject.id, tag))
+
     def _all_roles(self) -> list[RoleModel]:
         return [*self.model.roles.values(), *self.bootstrap_roles.values()]
 
@@ -448,6 +574,8 @@ class World:
     # ---- what they knock on -----------------------------------------------------------------------------------
     def _add_target(self, target: Target) -> None:
         assert target.key not in self.targets, target.key
+        # Managed policies are reduced to these services (published_policy): a request of another would be misjudged.
+        assert all(action.split(":", 1)[0] in TARGET_SERVICES for action in target.actions), target.actions
         self.targets[target.key] = target
         self.template[target.key] = _template(target.key, self.by_id[target.subject].name)
 
@@ -508,6 +636,9 @@ class World:
                     subject.id,
                 )
             )
+
+        if config.plan_path.enabled:
+            self._plan_targets(state_subjects)
 
         # State data of every account: objects, listing, lock items.
         bucket = model.bucket_name
@@ -698,6 +829,13 @@ class World:
         for node in extras:
             extra_role = RoleModel(node.principal.arn, node.account.id, node.principal.arn.rsplit("/", 1)[-1], {})
             takeovers.append((node.key, extra_role, (node.key,)))
+        if config.plan_path.enabled:
+            takeovers += [
+                (node.key, self._role_of(node), (node.key,)) for node in self.nodes.values() if node.kind == "plan-doer"
+            ]
+            takeovers.append(("plan-assumer", model.roles["plan-assumer-role"], ("plan-assumer",)))
+            readers = tuple(key for key, node in self.nodes.items() if node.kind == "state-reader")
+            takeovers.append(("state-reader", model.roles["state-backend-state-reader-role"], readers))
         for name, role, leads in takeovers:
             self._add_target(
                 Target(
@@ -794,11 +932,88 @@ class World:
             )
         )
 
+    def _plan_targets(self, state_subjects: list[Account]) -> None:
+        """Assuming the plan roles, and a write in every managed account (what no plan identity may make)."""
+        org = (("aws:ResourceOrgID", self.config.organization_id),)
+        shared = self.shared.id
+        plan_assumer = self.model.roles["plan-assumer-role"]
+        assume = ("sts:AssumeRole",)
+        self._add_target(
+            Target(
+                "assume:plan-assumer",
+                "assume-plan",
+                shared,
+                assume,
+                plan_assumer.arn,
+                shared,
+                plan_assumer.trust,
+                org,
+                ("plan-assumer",),
+                PLAN_ANY,
+            )
+        )
+        for node in list(self.nodes.values()):
+            if node.kind == "plan-doer":
+                role = self._role_of(node)
+                account_id = node.account.id
+                self._add_target(
+                    Target(
+                        f"assume:{node.key}",
+                        "assume-plan",
+                        account_id,
+                        assume,
+                        role.arn,
+                        account_id,
+                        role.trust,
+                        org,
+                        (node.key,),
+                        node.owner,
+                    )
+                )
+        reader = self.model.roles["state-backend-state-reader-role"]
+        for subject in state_subjects:
+            tags = ((f"aws:RequestTag/{STATE_ACCOUNT_TAG}", subject.id), ("aws:TagKeys", (STATE_ACCOUNT_TAG,)), *org)
+            self._add_target(
+                Target(
+                    f"assume:state-reader[{subject.name}]",
+                    "assume-reader",
+                    subject.id,
+                    ("sts:AssumeRole", "sts:TagSession"),
+                    reader.arn,
+                    shared,
+                    reader.trust,
+                    tags,
+                    (f"state-reader[{subject.name}]",),
+                    PLAN + subject.id,
+                )
+            )
+        # A write to a workload: EC2 has no resource policies, so only the account's own principals may make one.
+        for account in self.accounts:
+            if account.kind in ("shared", "application"):
+                instances = f"arn:aws:ec2:{self.config.region}:{account.id}:instance/*"
+                self._add_target(
+                    Target(
+                        f"write:{account.name}",
+                        "write",
+                        account.id,
+                        ("ec2:TerminateInstances",),
+                        instances,
+                        account.id,
+                        None,
+                        (),
+                        (),
+                        account.id,
+                        True,
+                    )
+                )
+
     def _role_of(self, node: Node) -> RoleModel:
         if node.kind == "bootstrap":
             return self.bootstrap_roles[node.account.id]
         if node.kind == "state-mgmt":
             return self.model.roles["state-backend-state-mgmt-role"]
+        if node.kind == "state-reader":
+            return self.model.roles["state-backend-state-reader-role"]
         for role in self.model.roles.values():
             if role.arn == node.principal.arn:
                 return role

@@ -38,18 +38,23 @@ class StateBackend(pulumi.ComponentResource):
         self._stateful: dict[str, Any] = {"protect": guard, "retain_on_delete": guard}
 
         self.state_mgmt_role: aws.iam.Role = self._state_mgmt_role()
+        # The plan path's reader, before the key: KMS refuses a key policy naming a principal that does not exist yet.
+        self.state_reader_role: aws.iam.Role | None = self._state_reader_role() if config.plan_path.enabled else None
         self.key: aws.kms.Key | None = self._key() if config.state_backend.kms.enabled else None
         self._state_mgmt_access()
+        if self.state_reader_role is not None:
+            self._state_reader_access(self.state_reader_role)
         self.bucket: aws.s3.Bucket = self._bucket()
         self.table: aws.dynamodb.Table = self._table()
-        self.register_outputs(
-            {
-                "bucket_name": self.bucket.bucket,
-                "lock_table_name": self.table.name,
-                "state_mgmt_role_arn": self.state_mgmt_role.arn,
-                "kms_key_arn": self.key.arn if self.key else None,
-            }
-        )
+        outputs: dict[str, Any] = {
+            "bucket_name": self.bucket.bucket,
+            "lock_table_name": self.table.name,
+            "state_mgmt_role_arn": self.state_mgmt_role.arn,
+            "kms_key_arn": self.key.arn if self.key else None,
+        }
+        if self.state_reader_role is not None:
+            outputs["state_reader_role_arn"] = self.state_reader_role.arn
+        self.register_outputs(outputs)
 
     def _opts(self, **extra: Any) -> pulumi.ResourceOptions:
         return child_options(self, self._args.provider, **extra)
@@ -80,6 +85,32 @@ class StateBackend(pulumi.ComponentResource):
             opts=self._opts(),
         )
 
+    def _state_reader_role(self) -> aws.iam.Role:
+        config = self._args.config
+        settings = config.plan_path.state_reader
+        return aws.iam.Role(
+            f"{self._name}-state-reader-role",
+            name=settings.name,
+            path=settings.path,
+            max_session_duration=settings.max_session_duration,
+            assume_role_policy=json.dumps(documents.state_reader_trust(config)),
+            description="Plan path: reads Terraform state and lock digests in the central backend; never writes.",
+            opts=self._opts(),
+        )
+
+    def _state_reader_access(self, role: aws.iam.Role) -> None:
+        config = self._args.config
+        key_arn: pulumi.Input[str | None] = self.key.arn if self.key else None
+        aws.iam.RolePolicy(
+            f"{self._name}-state-reader-access",
+            role=role.name,
+            name="terraform-state-read",
+            policy=pulumi.Output.from_input(key_arn).apply(
+                lambda arn: json.dumps(documents.state_reader_permissions(config, arn))
+            ),
+            opts=self._opts(),
+        )
+
     def _key(self) -> aws.kms.Key:
         config = self._args.config
         settings = config.state_backend.kms
@@ -89,9 +120,11 @@ class StateBackend(pulumi.ComponentResource):
             description=f"Terraform state of {config.organization_id} (bucket and lock table)",
             enable_key_rotation=True,
             deletion_window_in_days=settings.deletion_window_days,
-            policy=pulumi.Output.all(self._args.shared_doer_arn, self.state_mgmt_role.arn).apply(
-                lambda arns: json.dumps(documents.state_key_policy(config, arns[0], arns[1]))
-            ),
+            policy=pulumi.Output.all(
+                self._args.shared_doer_arn,
+                self.state_mgmt_role.arn,
+                self.state_reader_role.arn if self.state_reader_role else None,
+            ).apply(lambda arns: json.dumps(documents.state_key_policy(config, arns[0], arns[1], arns[2]))),
             opts=self._opts(**self._stateful),
         )
         aws.kms.Alias(

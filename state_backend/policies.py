@@ -11,6 +11,12 @@ STATE_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
 # What its DynamoDB locking needs on lock items.
 LOCK_ITEM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
 KEY_USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+# The state reader's whole power (the plan path): read state and lock digests, list keys, decrypt through the stores.
+# Terraform's plan takes no lock on this path (-lock=false), so it never writes a lock either (docs/plan-path.md).
+STATE_READ_ACTIONS = ["s3:GetObject"]
+LOCK_READ_ACTIONS = ["dynamodb:GetItem"]
+KEY_READ_ACTIONS = ["kms:Decrypt", "kms:DescribeKey"]
+STATE_READER_ACTIONS = frozenset(["s3:ListBucket", *STATE_READ_ACTIONS, *LOCK_READ_ACTIONS, *KEY_READ_ACTIONS])
 KEY_ADMIN_ACTIONS = [
     "kms:Create*",
     "kms:Describe*",
@@ -106,15 +112,37 @@ def table_arn(region: str, account_id: str, table: str, partition: str = "aws") 
 
 
 def state_bucket_policy(
-    *, bucket: str, state_mgmt_arn: str, deployer_arns: list[str], sse_algorithm: str, partition: str = "aws"
+    *,
+    bucket: str,
+    state_mgmt_arn: str,
+    deployer_arns: list[str],
+    sse_algorithm: str,
+    state_reader_arn: str | None = None,
+    partition: str = "aws",
 ) -> PolicyDocument:
     """Bucket policy: TLS only; only state-mgmt touches or lists state; only Pulumi's roles change the bucket.
 
     deployer_arns: the roles Pulumi runs as in the shared account (the bootstrap role and the shared doer).
+    state_reader_arn (the plan path): passes the object and listing guards too, and is then denied everything but
+    reading objects and listing keys, so state-mgmt stays the only writer whatever the reader's own policy says.
     """
     bucket_resource = bucket_arn(bucket, partition)
     objects = f"{bucket_resource}/*"
-    only_state_mgmt = {"ArnNotEquals": {"aws:PrincipalArn": state_mgmt_arn}}
+    state_roles: str | list[str] = [state_mgmt_arn, state_reader_arn] if state_reader_arn else state_mgmt_arn
+    only_state_mgmt = {"ArnNotEquals": {"aws:PrincipalArn": state_roles}}
+    reader_reads_only: list[dict[str, Any]] = []
+    if state_reader_arn:
+        reader_reads_only.append(
+            {
+                "Sid": "StateReaderReadsOnly",
+                "Effect": "Deny",
+                "Principal": "*",
+                # NotAction: any object or bucket action S3 adds later is denied to the reader too.
+                "NotAction": [*STATE_READ_ACTIONS, "s3:ListBucket"],
+                "Resource": [bucket_resource, objects],
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": state_reader_arn}},
+            }
+        )
     return {
         "Version": VERSION,
         "Statement": [
@@ -136,6 +164,7 @@ def state_bucket_policy(
                 "Resource": objects,
                 "Condition": only_state_mgmt,
             },
+            *reader_reads_only,
             {
                 "Sid": "DenyListingExceptStateMgmt",
                 "Effect": "Deny",
@@ -179,8 +208,27 @@ def state_bucket_policy(
     }
 
 
-def lock_table_policy(*, table_arn: str, state_mgmt_arn: str, deployer_arns: list[str]) -> PolicyDocument:
-    """Resource policy of the lock table: only state-mgmt touches items, only Pulumi's roles change the table."""
+def lock_table_policy(
+    *, table_arn: str, state_mgmt_arn: str, deployer_arns: list[str], state_reader_arn: str | None = None
+) -> PolicyDocument:
+    """Resource policy of the lock table: only state-mgmt touches items, only Pulumi's roles change the table.
+
+    state_reader_arn (the plan path): may read single items (the state digests Terraform checks), nothing else.
+    """
+    state_roles: str | list[str] = [state_mgmt_arn, state_reader_arn] if state_reader_arn else state_mgmt_arn
+    reader_reads_only: list[dict[str, Any]] = []
+    if state_reader_arn:
+        reader_reads_only.append(
+            {
+                "Sid": "StateReaderReadsOnly",
+                "Effect": "Deny",
+                "Principal": "*",
+                # Listed rather than NotAction: the item actions are what the guard above names, minus GetItem.
+                "Action": [a for a in GUARDED_ITEM_ACTIONS if a not in LOCK_READ_ACTIONS],
+                "Resource": table_arn,
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": state_reader_arn}},
+            }
+        )
     return {
         "Version": VERSION,
         "Statement": [
@@ -190,8 +238,9 @@ def lock_table_policy(*, table_arn: str, state_mgmt_arn: str, deployer_arns: lis
                 "Principal": "*",
                 "Action": GUARDED_ITEM_ACTIONS,
                 "Resource": table_arn,
-                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": state_mgmt_arn}},
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": state_roles}},
             },
+            *reader_reads_only,
             {
                 "Sid": "DenyTableConfigExceptDeployers",
                 "Effect": "Deny",
@@ -333,16 +382,24 @@ KEY_AUDIT_ACTIONS = ["kms:Describe*", "kms:Get*", "kms:List*", "kms:EnableKeyRot
 
 
 def state_key_policy(
-    *, admin_arns: list[str], auditor_arns: list[str], state_mgmt_arn: str, account_id: str, region: str
+    *,
+    admin_arns: list[str],
+    auditor_arns: list[str],
+    state_mgmt_arn: str,
+    account_id: str,
+    region: str,
+    state_reader_arn: str | None = None,
 ) -> PolicyDocument:
     """Key policy of the state key: only the deployers manage it, only state-mgmt uses it for data.
 
     No statement delegates to the account root, so an administrator of the shared account gets no use of the key
     through IAM alone. The roles Pulumi runs as are the admins, which the lockout safety check requires; configured
-    key admins (auditor_arns) get the non-destructive actions only.
+    key admins (auditor_arns) get the non-destructive actions only. The state reader (plan path) may decrypt through
+    the two stores, never encrypt.
     """
-    auditors = (
-        [
+    extra: list[dict[str, Any]] = []
+    if auditor_arns:
+        extra.append(
             {
                 "Sid": "KeyAudit",
                 "Effect": "Allow",
@@ -350,14 +407,22 @@ def state_key_policy(
                 "Action": KEY_AUDIT_ACTIONS,
                 "Resource": "*",
             }
-        ]
-        if auditor_arns
-        else []
-    )
+        )
+    if state_reader_arn:
+        extra.append(
+            {
+                "Sid": "StateReaderDecrypt",
+                "Effect": "Allow",
+                "Principal": {"AWS": state_reader_arn},
+                "Action": KEY_READ_ACTIONS,
+                "Resource": "*",
+                "Condition": {"StringEquals": {"kms:ViaService": via_services(region)}},
+            }
+        )
     return {
         "Version": VERSION,
         "Statement": [
-            *auditors,
+            *extra,
             {
                 "Sid": "KeyAdministration",
                 "Effect": "Allow",
@@ -389,3 +454,76 @@ def state_key_policy(
             },
         ],
     }
+
+
+def state_reader_trust_policy(
+    *,
+    plan_assumer_arn: str,
+    trust_plan_doers: bool,
+    isolate_accounts: bool,
+    plan_doer_path: str,
+    plan_doer_name: str,
+    organization_id: str,
+    partition: str = "aws",
+) -> PolicyDocument:
+    """Trust of the state reader: state-mgmt's trust with the plan assumer and the plan doers in their places.
+
+    Built from state-mgmt's so the two never drift apart: with isolate_accounts a plan doer must tag its session
+    StateAccount = its own account id, and the plan assumer may tag any account, with that one tag key only.
+    """
+    document = state_mgmt_trust_policy(
+        assumer_arn=plan_assumer_arn,
+        trust_doers=trust_plan_doers,
+        isolate_accounts=isolate_accounts,
+        doer_path=plan_doer_path,
+        doer_name=plan_doer_name,
+        organization_id=organization_id,
+        partition=partition,
+    )
+    sids = {"Assumer": "PlanAssumer", "DoersInOrganization": "PlanDoersInOrganization"}
+    for statement in document["Statement"]:
+        statement["Sid"] = sids[statement["Sid"]]  # a statement state-mgmt's trust gains must be named here first
+    return document
+
+
+def state_reader_permissions_policy(
+    *,
+    bucket: str,
+    bucket_account: str,
+    table_arn: str,
+    region: str,
+    isolate_accounts: bool,
+    readable_account_ids: list[str],
+    kms_key_arn: str | None = None,
+    partition: str = "aws",
+) -> PolicyDocument:
+    """What the state reader may do: state-mgmt's statements, scoped the same way, narrowed to reads.
+
+    Derived from state-mgmt's so the account scoping (StateAccount prefix, LockID prefix, readable_state) is the same
+    by construction. Raises ValueError when state-mgmt's policy grants anything this does not know how to narrow.
+    """
+    document = state_mgmt_permissions_policy(
+        bucket=bucket,
+        bucket_account=bucket_account,
+        table_arn=table_arn,
+        region=region,
+        isolate_accounts=isolate_accounts,
+        readable_account_ids=readable_account_ids,
+        kms_key_arn=kms_key_arn,
+        partition=partition,
+    )
+    narrowed = {
+        "StateObjects": ("ReadStateObjects", STATE_READ_ACTIONS),
+        "LockItems": ("ReadLockItems", LOCK_READ_ACTIONS),
+        "StateKey": ("StateKeyDecrypt", KEY_READ_ACTIONS),
+    }
+    for statement in document["Statement"]:
+        if statement["Sid"] in narrowed:
+            sid, actions = narrowed[statement["Sid"]]
+            statement["Sid"], statement["Action"] = sid, list(actions)
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if statement["Effect"] != "Allow" or not set(actions) <= STATE_READER_ACTIONS:
+            raise ValueError(
+                f"state-mgmt statement {statement['Sid']} has no read-only counterpart for the state reader"
+            )
+    return document

@@ -32,6 +32,8 @@ def _section() -> dict[str, Any]:
         state_backend={"readable_state": ["shared", "outputs"]},
         ci={"extra_trusted_principal_arns": ["arn:aws:iam::200000000008:role/ci-runner"]},
         accepted_risks=["extra-principal-account-admins"],
+        # With the plan path on, the proof covers its roles too: a plan doer per account, the tagged reader sessions.
+        plan_path={"enabled": True, "permission_sets": ["AWSReadOnlyAccess"]},
     )
 
 

@@ -1,0 +1,133 @@
+"""Pure policy documents of the plan path (plan assumer, plan doers): plain values in, plain dicts out, no Pulumi.
+
+The plan path is the apply path with reads only. Read-only SSO permission sets (and pull-request CI identities, as
+extra trust statements) reach the plan assumer; it may assume the plan doer of any account of the organization and
+the state reader, nothing else. A plan doer reads its account (ReadOnlyAccess) and may assume the state reader; its
+guard denies every IAM write and every other role whatever its managed policies say. Like the apply path's
+documents, none of these lists accounts, so their size does not grow with the organization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from iam.policies import (
+    ASSUME_ACTIONS,
+    VERSION,
+    PolicyDocument,
+    any_account_role_arn,
+    assumer_statement,
+    sso_role_arn_patterns,
+)
+
+# Every IAM action that creates, changes or hands out an identity or its power (wildcards by verb, so a new IAM write
+# action of one of these verbs is denied too). iam:PassRole is here because passing a role to a service (EC2, Lambda)
+# is how a principal without IAM writes borrows that role's power.
+IAM_WRITE_ACTIONS = [
+    "iam:Add*",
+    "iam:Attach*",
+    "iam:Change*",
+    "iam:Create*",
+    "iam:Deactivate*",
+    "iam:Delete*",
+    "iam:Detach*",
+    "iam:Disable*",
+    "iam:Enable*",
+    "iam:PassRole",
+    "iam:Put*",
+    "iam:Remove*",
+    "iam:Reset*",
+    "iam:Resync*",
+    "iam:Set*",
+    "iam:Tag*",
+    "iam:Untag*",
+    "iam:Update*",
+    "iam:Upload*",
+]
+
+
+def plan_assumer_trust_policy(
+    *,
+    sso_account_id: str,
+    permission_sets: list[str],
+    organization_id: str,
+    extra_statements: Sequence[dict[str, Any]] = (),
+    partition: str = "aws",
+) -> PolicyDocument:
+    """Trust of the plan assumer: the SSO roles of the read-only permission sets, plus any extra statements.
+
+    extra_statements: further trust statements built elsewhere (pull-request OIDC identities), appended as given.
+    No EC2 statement: the runners' instance profile is the apply path's.
+    """
+    statements: list[dict[str, Any]] = []
+    if permission_sets:
+        patterns = [p for ps in permission_sets for p in sso_role_arn_patterns(sso_account_id, ps, partition)]
+        statements.append(
+            {
+                "Sid": "SsoPlanPermissionSets",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{sso_account_id}:root"},
+                "Action": ASSUME_ACTIONS,
+                "Condition": {
+                    "ArnLike": {"aws:PrincipalArn": patterns},
+                    "StringEquals": {"aws:PrincipalOrgID": organization_id},
+                },
+            }
+        )
+    statements += [dict(statement) for statement in extra_statements]
+    return {"Version": VERSION, "Statement": statements}
+
+
+def plan_assumer_permissions_policy(
+    *,
+    plan_doer_path: str,
+    plan_doer_name: str,
+    state_reader_arn: str,
+    organization_id: str,
+    partition: str = "aws",
+) -> PolicyDocument:
+    """What the plan assumer may do: assume the plan doers of the organization and the state reader. Nothing else."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "AssumePlanDoersInOrganization",
+                "Effect": "Allow",
+                "Action": ASSUME_ACTIONS,
+                "Resource": any_account_role_arn(plan_doer_path, plan_doer_name, partition),
+                "Condition": {"StringEquals": {"aws:ResourceOrgID": organization_id}},
+            },
+            {"Sid": "AssumeStateReader", "Effect": "Allow", "Action": ASSUME_ACTIONS, "Resource": state_reader_arn},
+        ],
+    }
+
+
+def plan_doer_trust_policy(*, plan_assumer_arn: str) -> PolicyDocument:
+    """Trust of a plan doer: the plan assumer only (never the apply assumer: apply sessions have their own doers)."""
+    statement = assumer_statement(plan_assumer_arn)
+    statement["Sid"] = "PlanAssumer"
+    return {"Version": VERSION, "Statement": [statement]}
+
+
+def plan_doer_guard_policy(*, state_reader_arn: str, state_reader_allowed: bool) -> PolicyDocument:
+    """The plan doer's inline policy: its way to the state reader, and the denies that keep it from writing.
+
+    The denies hold whatever managed policies the plan doer carries: no IAM write (so no way to create, edit or take
+    over a role, or to pass one to a service), and no role but the state reader (so no way into a doer, state-mgmt
+    or any role that happens to trust the account). state_reader_allowed mirrors the state reader's trust (the
+    Terragrunt iam_role chain): when it does not trust plan doers, the way is denied too.
+    """
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "AssumeStateReader" if state_reader_allowed else "NoStateReader",
+                "Effect": "Allow" if state_reader_allowed else "Deny",
+                "Action": ASSUME_ACTIONS,
+                "Resource": state_reader_arn,
+            },
+            {"Sid": "NoOtherRoles", "Effect": "Deny", "Action": ASSUME_ACTIONS, "NotResource": state_reader_arn},
+            {"Sid": "NoIamWrites", "Effect": "Deny", "Action": IAM_WRITE_ACTIONS, "Resource": "*"},
+        ],
+    }
