@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from federation.config import FederationConfig
-from iam.policies import role_arn
+from iam.policies import oidc_provider_arn, role_arn
 
-__all__ = ["assumer_arn", "bootstrap_role_arn", "deployer_arns", "doer_arns", "role_arn", "state_mgmt_arn"]
+__all__ = [
+    "assumer_arn",
+    "bootstrap_role_arn",
+    "deployer_arns",
+    "doer_arns",
+    "oidc_provider_arns",
+    "role_arn",
+    "state_mgmt_arn",
+]
 
 
 def assumer_arn(config: FederationConfig) -> str:
@@ -41,3 +49,12 @@ def deployer_arns(config: FederationConfig) -> list[str]:
 def account_ids(config: FederationConfig, names: list[str]) -> list[str]:
     ids = {account.name: account.id for account in config.all_accounts}
     return [ids[name] for name in names]
+
+
+def oidc_provider_arns(config: FederationConfig) -> dict[str, str]:
+    """The IAM OIDC provider of every CI trust, by trust name: the configured one, or the one created in the shared
+    account (IAM names it after the issuer's host and path, so its ARN is known before it exists)."""
+    return {
+        trust.name: trust.provider_arn or oidc_provider_arn(config.shared_account.id, trust.issuer)
+        for trust in config.ci.oidc
+    }
