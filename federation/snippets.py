@@ -256,8 +256,8 @@ def aws_config_snippet(config: FederationConfig, accounts: Iterable[AccountFacts
     first, *others = sso_profiles.values()
     lines = [
         f"# ~/.aws/config profiles. {GENERATED}",
-        f"# Every session is named after you (role_session_name, {PERSON}): `make plan WHO=<you>` writes them so;",
-        "# from `pulumi stack output aws_config_snippet`, put your name in its place (docs/sessions.md).",
+        "# Every session is named after you (role_session_name): `make plan WHO=<you>` writes your name there; in",
+        "# `pulumi stack output aws_config_snippet` it is your-name in angle brackets: replace it (docs/sessions.md).",
         f"# Sign in (again when the session expires): aws sso login --sso-session {sso.session_name}",
         f"[sso-session {sso.session_name}]",
         f"sso_start_url = {sso.start_url}",
