@@ -311,6 +311,11 @@ class FakeAws:
 @pytest.fixture
 def aws_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """resolve(config text) -> {profile: chain}: every profile of the file, as the AWS CLI would follow it."""
+    return make_aws_cli(tmp_path, monkeypatch)
+
+
+def make_aws_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The aws_cli fixture's resolver, for other test modules."""
     for name in [k for k in os.environ if k.startswith("AWS_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
