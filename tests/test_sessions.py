@@ -3,6 +3,7 @@ sessions.require_source_identity switch on the doers' and state-mgmt's trusts, i
 
 from __future__ import annotations
 
+import configparser
 import copy
 import json
 import re
@@ -203,16 +204,16 @@ class RecordingAws(FakeAws):
         return super().__call__(request, **kwargs)
 
 
-def _assume_params(aws_cli: Any, text: str, profile: str, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The AssumeRole requests botocore makes to resolve one profile of the text."""
-    aws_cli(text)  # writes the config, the SSO token cache and points AWS_CONFIG_FILE at it
+def _assume_params(aws_cli: Any, text: str, profile: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The config botocore reads from the text, and the AssumeRole requests it makes to resolve one profile."""
+    full, _ = aws_cli(text)  # writes the config and the SSO token cache, and points AWS_CONFIG_FILE at them
     recorder = RecordingAws("token-of-the-sso-login")
     session = botocore.session.Session(profile=profile)
     session.register("before-send", recorder)
     credentials = session.get_credentials()
     assert credentials is not None
     credentials.get_frozen_credentials()
-    return recorder.assumed
+    return full, recorder.assumed
 
 
 @pytest.fixture
@@ -220,29 +221,30 @@ def aws_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     return make_aws_cli(tmp_path, monkeypatch)
 
 
-def test_every_profile_names_its_sessions_after_the_person(
-    example_run: ProgramRun, aws_cli: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_every_profile_names_its_sessions_after_the_person(example_run: ProgramRun, aws_cli: Any) -> None:
     shared = example_run.outputs["aws_config_snippet"]
-    profiles = {k: v for k, v in aws_cli(shared)[0]["profiles"].items() if "role_arn" in v}
-    assert set(profiles) == {"assumer", "shared", "dev", "stage", "prod"}
-    assert {p["role_session_name"] for p in profiles.values()} == {snippets.PERSON}
+    output = configparser.ConfigParser()
+    output.read_string(shared)
+    roles = {name: section for name, section in output.items() if "role_arn" in section}
+    assert set(roles) == {f"profile {n}" for n in ("assumer", "shared", "dev", "stage", "prod")}
+    assert {section["role_session_name"] for section in roles.values()} == {snippets.PERSON}
     # Left as the stack outputs it, STS refuses the name: a session never opens unnamed.
     assert not re.fullmatch(r"[\w+=,.@-]{2,64}", snippets.PERSON)
-    text = snippets.for_person(shared, "jane.doe@example.com")
-    hops = _assume_params(aws_cli, text, "prod", monkeypatch)
+    full, hops = _assume_params(aws_cli, snippets.for_person(shared, "jane.doe@example.com"), "prod")
+    named = {p.get("role_session_name") for p in full["profiles"].values() if "role_arn" in p}
+    assert named == {"jane.doe@example.com"}
     assert [(h["RoleArn"][0], h["RoleSessionName"][0]) for h in hops] == [
         (ASSUMER_ARN, "jane.doe@example.com"),
         ("arn:aws:iam::444444444444:role/infrastructure-doer-role", "jane.doe@example.com"),
     ]
 
 
-def test_the_aws_cli_cannot_set_a_source_identity(aws_cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_aws_cli_cannot_set_a_source_identity(aws_cli: Any) -> None:
     # Why the profiles set none: botocore's assume-role provider reads no such key, so a profile cannot carry one.
     text = snippets.for_person(snippets.aws_config_snippet(config_of(example_section()), []), "jane.doe").replace(
         "role_session_name = jane.doe", "role_session_name = jane.doe\nsource_identity = jane.doe"
     )
-    (hop,) = _assume_params(aws_cli, text, "assumer", monkeypatch)
+    _, (hop,) = _assume_params(aws_cli, text, "assumer")
     assert hop["RoleSessionName"] == ["jane.doe"] and "SourceIdentity" not in hop
 
 
