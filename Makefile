@@ -3,6 +3,7 @@
 #   make plan STACK=<name>              plans Pulumi.<name>.yaml (a member stack with the shared stack it reads)
 #   make plan STACK=all [SHARED=<name>] plans the shared stack and every member stack reading it, together
 #   make plan-examples                  plans the example organization in examples/ (a member stack, then all)
+#   make plan WHO=<your name>           names the sessions of the aws-config profiles it writes (default: your login)
 PYTHON ?= python3
 VENV ?= venv
 PY := $(VENV)/bin/python
@@ -19,7 +20,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 plan: $(VENV)/.installed
-	$(PY) -m plan --dir $(STACKS) --stack $(STACK) --shared $(SHARED) --out $(OUT)
+	$(PY) -m plan --dir $(STACKS) --stack $(STACK) --shared $(SHARED) --out $(OUT) $(if $(WHO),--who '$(WHO)')
 
 plan-examples: $(VENV)/.installed
 	$(PY) -m plan --dir examples --stack members-a --out build/examples/plan-members-a

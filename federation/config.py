@@ -248,8 +248,160 @@ class SsoSettings(_Model):
 VpcId = Annotated[_Str, _matching(re.compile(r"^vpc-[0-9a-f]{8,17}$"), "a VPC id such as vpc-0a1b2c3d4e5f67890")]
 
 
+# OIDC issuers with documented subject formats. GitHub's issuer is fixed (Enterprise Cloud may add /<enterprise>,
+# GitHub's "unique token URL"); GitLab's is the instance, gitlab.com unless configured.
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+GITLAB_ISSUER = "https://gitlab.com"
+# configure-aws-credentials requests this audience by default (aws-actions/configure-aws-credentials action.yml).
+GITHUB_AUDIENCE = "sts.amazonaws.com"
+OIDC_TRUSTS_MAX = 4
+OIDC_SUBJECTS_MAX = 10
+_ISSUER_RE = re.compile(r"^https://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/[\w.~-]+)*$")
+_OIDC_PROVIDER_ARN_RE = re.compile(
+    r"^arn:aws:iam::\d{12}:oidc-provider/[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/[\w.~-]+)*$"
+)
+_WILDCARD = re.compile(r"[*?]")
+# Subjects as GitHub and GitLab document them (docs/ci.md cites both). Owner, repository, group and project never
+# hold a wildcard: there a wildcard lets other repositories in. A ref or environment may hold one in plan subjects.
+_GH_OWNER = r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:@\d+)?"  # @<id>: GitHub's immutable subject claims
+_GH_REPO = r"[A-Za-z0-9._-]{1,100}(?:@\d+)?"
+_GITHUB_SUBJECT = re.compile(
+    rf"^repo:{_GH_OWNER}/{_GH_REPO}:(?:ref:refs/heads/[^\s:]+|ref:refs/tags/[^\s:]+|environment:[^\s:]+|pull_request)$"
+)
+_GL_PATH = r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+"
+_GITLAB_SUBJECT = re.compile(rf"^project_path:{_GL_PATH}:ref_type:(?:branch|tag):ref:[^\s:]+$")
+_GITHUB_FORMS = (
+    "repo:<owner>/<repo>:ref:refs/heads/<branch>, repo:<owner>/<repo>:ref:refs/tags/<tag>, "
+    "repo:<owner>/<repo>:environment:<environment> or repo:<owner>/<repo>:pull_request"
+)
+_GITLAB_FORM = "project_path:<group>/<project>:ref_type:<branch|tag>:ref:<ref>"
+
+
+class OidcTrust(_Model):
+    """Tokens of one OIDC issuer (a CI system) the federation trusts, by audience and subject."""
+
+    name: Annotated[_Str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,30}$"), "a lower-case key (a-z, 0-9, '-')")] = Field(
+        description="Stable key of the trust's resources and statements."
+    )
+    provider: Literal["github", "gitlab", "generic"]
+    issuer_url: Annotated[_Str, _matching(_ISSUER_RE, "an https URL without port, query or fragment")] | None = Field(
+        None, description=f"github: {GITHUB_ISSUER}; gitlab: default {GITLAB_ISSUER}; generic: required."
+    )
+    provider_arn: (
+        Annotated[
+            _Str, _matching(_OIDC_PROVIDER_ARN_RE, "an IAM OIDC provider ARN (arn:aws:iam::<id>:oidc-provider/..)")
+        ]
+        | None
+    ) = Field(None, description="An existing IAM OIDC provider; none: one is created in the shared account.")
+    audience: Annotated[_Str, _matching(re.compile(r"^[^\s]{1,255}$"), "1-255 characters without spaces")] | None = (
+        Field(None, description=f"The aud the CI requests; github default {GITHUB_AUDIENCE}, else required.")
+    )
+    apply_subjects: list[_Str] = Field(
+        default_factory=list,
+        max_length=OIDC_SUBJECTS_MAX,
+        description="Exact subjects (default branch, protected environment) whose tokens may become the assumer.",
+    )
+    plan_subjects: list[_Str] = Field(
+        default_factory=list,
+        max_length=OIDC_SUBJECTS_MAX,
+        description="Subjects (pull requests, any branch) whose tokens may become the plan identity.",
+    )
+
+    @property
+    def issuer(self) -> str:
+        if self.issuer_url:
+            return self.issuer_url
+        return GITHUB_ISSUER if self.provider == "github" else GITLAB_ISSUER
+
+    @property
+    def aud(self) -> str:
+        return self.audience or GITHUB_AUDIENCE
+
+
+def _subject_problem(provider: str, subject: str, apply: bool) -> str | None:
+    """Why a subject may not be trusted, or None."""
+    if provider == "generic":
+        if _WILDCARD.match(subject) or len(_WILDCARD.split(subject, 1)[0]) < 2:
+            return "a leading wildcard lets any subject of the issuer in; start with the fixed part of the subject"
+    else:
+        pattern, forms, prefix = (
+            (_GITHUB_SUBJECT, _GITHUB_FORMS, "repo:")
+            if provider == "github"
+            else (_GITLAB_SUBJECT, _GITLAB_FORM, "project_path:")
+        )
+        repository = subject.removeprefix(prefix).split(":", 1)[0] if subject.startswith(prefix) else ""
+        if "/" not in repository or _WILDCARD.search(repository):
+            return (
+                "names no single repository: without one, or with a wildcard in it, the subject lets other "
+                f"repositories of the forge in; write {forms}"
+            )
+        if not pattern.fullmatch(subject):
+            return f"not a {provider} subject of a documented form: {forms}"
+    if apply and subject.endswith(":pull_request"):
+        return (
+            "a pull request's token runs code nobody has reviewed; apply from a branch or protected environment "
+            "(plan_subjects take pull requests)"
+        )
+    if apply and _WILDCARD.search(subject):
+        return "apply subjects name exact refs or environments: a wildcard lets other branches apply"
+    return None
+
+
+def _oidc_problems(trusts: list[OidcTrust], shared_account_id: str) -> list[str]:
+    """One line per OIDC trust setting that would admit the wrong tokens, or none at all."""
+    problems: list[str] = []
+    names: dict[str, int] = {}
+    created: dict[str, int] = {}
+    for i, trust in enumerate(trusts):
+        key = f"ci.oidc[{i}]"
+        if trust.name in names:
+            problems.append(f"{key}.name = {trust.name!r}: same name as ci.oidc[{names[trust.name]}].name")
+        names.setdefault(trust.name, i)
+        issuer = trust.issuer
+        github_issuer = issuer == GITHUB_ISSUER or re.fullmatch(re.escape(GITHUB_ISSUER) + r"/[\w-]+", issuer)
+        if trust.provider == "github" and not github_issuer:
+            problems.append(
+                f"{key}.issuer_url = {trust.issuer_url!r}: a github trust's issuer is {GITHUB_ISSUER} (or "
+                f"{GITHUB_ISSUER}/<enterprise> with GitHub Enterprise Cloud's unique token URL); for GitHub Enterprise "
+                "Server use provider: generic"
+            )
+        if trust.provider == "generic" and not trust.issuer_url:
+            problems.append(f"{key}.issuer_url: required for provider 'generic'")
+        if trust.provider != "github" and not trust.audience:
+            problems.append(f"{key}.audience: required for provider {trust.provider!r} (the aud the CI job requests)")
+        if trust.provider_arn:
+            account, host = trust.provider_arn.split(":")[4], trust.provider_arn.split("oidc-provider/", 1)[1]
+            if host != issuer.removeprefix("https://"):
+                problems.append(
+                    f"{key}.provider_arn = {trust.provider_arn!r}: names another issuer than {issuer}; "
+                    "the token's condition keys would never match"
+                )
+            if account != shared_account_id:
+                problems.append(
+                    f"{key}.provider_arn = {trust.provider_arn!r}: a role trusts OIDC providers of its own account "
+                    f"only; the assumer is in the shared account {shared_account_id}"
+                )
+        elif issuer in created:
+            problems.append(
+                f"{key}.issuer_url = {issuer!r}: ci.oidc[{created[issuer]}] creates the provider of this issuer "
+                "already (IAM holds one per URL); put both in one trust or name its provider_arn"
+            )
+        else:
+            created[issuer] = i
+        if not trust.apply_subjects and not trust.plan_subjects:
+            problems.append(
+                f"{key}: no apply_subjects and no plan_subjects: name the repositories and refs whose tokens it admits"
+            )
+        for which in ("apply_subjects", "plan_subjects"):
+            for j, subject in enumerate(getattr(trust, which)):
+                reason = _subject_problem(trust.provider, subject, apply=which == "apply_subjects")
+                if reason:
+                    problems.append(f"{key}.{which}[{j}] = {subject!r}: {reason}")
+    return problems
+
+
 class CiSettings(_Model):
-    """The CI side: the instance profile of the self-hosted runners and extra trusted principals."""
+    """The CI side: the instance profile of the self-hosted runners, extra trusted principals, OIDC identities."""
 
     instance_profile_name: RoleName = "infrastructure-assumer"
     extra_trusted_principal_arns: list[PrincipalArn] = Field(default_factory=list, max_length=20)
@@ -264,6 +416,20 @@ class CiSettings(_Model):
         description="Tag that marks the runners (instances, launch templates, groups) the organization guard protects.",
     )
     runner_tag_value: Annotated[str, Field(min_length=1, max_length=256)] = "true"
+    oidc: list[OidcTrust] = Field(
+        default_factory=list,
+        max_length=OIDC_TRUSTS_MAX,
+        description="CI systems (GitHub Actions, GitLab CI, any OIDC issuer) whose tokens may become the assumer.",
+    )
+
+
+class SessionSettings(_Model):
+    """Whether the sessions of the doers and state-mgmt must say who started them."""
+
+    require_source_identity: bool = Field(
+        False,
+        description="Doers and state-mgmt admit only sessions that set or carry a source identity (docs/sessions.md).",
+    )
 
 
 class ProviderSettings(_Model):
@@ -562,6 +728,7 @@ class FederationConfig(_Model):
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
     state_backend: StateBackendSettings = Field(default_factory=StateBackendSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
     tags: Tags = Field(default_factory=dict, max_length=40)
     management_account_id: AccountId | None = Field(
         None, description="The organization's management account (where the organization guard is written)."
@@ -621,6 +788,15 @@ class FederationConfig(_Model):
                 "put them in member stacks, or use stack.kind = 'complete'"
             )
         problems += _stack_size_problems(self.stack, len(self.all_accounts))
+        problems += _oidc_problems(self.ci.oidc, self.shared_account.id)
+        if self.sessions.require_source_identity and self.state_backend.state_mgmt_trusts_doers:
+            problems.append(
+                "sessions.require_source_identity = True: Terragrunt's iam_role chain "
+                "(state_backend.state_mgmt_trusts_doers = True) assumes each doer without a source identity "
+                "(Terragrunt has no setting for one), so every run would be refused; set "
+                "state_backend.state_mgmt_trusts_doers: false, whose provider block and backend set one "
+                "(docs/sessions.md)"
+            )
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -724,6 +900,7 @@ SHARED_ONLY_KEYS = (
     "ci",
     "state_backend",
     "limits",
+    "sessions",
     "management_account_id",
     "organization_guard",
     "accepted_risks",

@@ -28,12 +28,29 @@ def lock_table_arn(config: FederationConfig) -> str:
     return sb_policies.table_arn(config.region, config.shared_account.id, config.lock_table_name)
 
 
+def web_identity_trusts(config: FederationConfig) -> list[iam_policies.WebIdentityTrust]:
+    """The configured CI trusts as the policy builders take them, each with its provider's ARN."""
+    arns = names.oidc_provider_arns(config)
+    return [
+        iam_policies.WebIdentityTrust(
+            name=trust.name,
+            provider_arn=arns[trust.name],
+            issuer_url=trust.issuer,
+            audience=trust.aud,
+            apply_subjects=tuple(trust.apply_subjects),
+            plan_subjects=tuple(trust.plan_subjects),
+        )
+        for trust in config.ci.oidc
+    ]
+
+
 def assumer_trust(config: FederationConfig) -> PolicyDocument:
     return iam_policies.assumer_trust_policy(
         sso_account_id=config.sso_account_id,
         permission_sets=config.sso.permission_sets,
         organization_id=config.organization_id,
         extra_principal_arns=config.ci.extra_trusted_principal_arns,
+        web_identity=web_identity_trusts(config),
     )
 
 
@@ -47,8 +64,8 @@ def assumer_permissions(config: FederationConfig) -> PolicyDocument:
     )
 
 
-def doer_trust(assumer_arn: str) -> PolicyDocument:
-    return iam_policies.doer_trust_policy(assumer_arn=assumer_arn)
+def doer_trust(assumer_arn: str, require_source_identity: bool = False) -> PolicyDocument:
+    return iam_policies.doer_trust_policy(assumer_arn=assumer_arn, require_source_identity=require_source_identity)
 
 
 def doer_state_access(state_mgmt_arn: str, trust_doers: bool) -> PolicyDocument:
@@ -63,6 +80,7 @@ def state_mgmt_trust(config: FederationConfig) -> PolicyDocument:
         doer_path=config.roles.doer.path,
         doer_name=config.roles.doer.name,
         organization_id=config.organization_id,
+        require_source_identity=config.sessions.require_source_identity,
     )
 
 
@@ -219,7 +237,7 @@ def all_documents(config: FederationConfig) -> dict[str, PolicyDocument]:
     result = {
         "assumer trust policy": assumer_trust(config),
         "assumer inline policy": assumer_permissions(config),
-        "doer trust policy": doer_trust(assumer),
+        "doer trust policy": doer_trust(assumer, config.sessions.require_source_identity),
         "state-mgmt trust policy": state_mgmt_trust(config),
         "state-mgmt inline policy": state_mgmt_permissions(config, key),
         "bucket policy": bucket_policy(config),

@@ -51,7 +51,7 @@ _LIMITS: dict[str, tuple[str, Callable[[PolicyDocument], int], int | None, str]]
         "assumer trust policy",
         iam_size,
         None,
-        "sso.permission_sets, ci.extra_trusted_principal_arns",
+        "sso.permission_sets, ci.extra_trusted_principal_arns, ci.oidc",
     ),
     "doer trust policy": ("doer trust policy", iam_size, None, "roles.assumer"),
     "state-mgmt trust policy": ("state-mgmt trust policy", iam_size, None, "roles"),

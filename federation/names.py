@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from federation.config import FederationConfig
-from iam.policies import role_arn
+from iam.policies import oidc_provider_arn, role_arn
 
 __all__ = [
     "assumer_arn",
     "bootstrap_role_arn",
     "deployer_arns",
     "doer_arns",
+    "oidc_provider_arns",
     "plan_assumer_arn",
     "plan_doer_arns",
     "role_arn",
@@ -73,3 +74,12 @@ def state_reader_arn(config: FederationConfig) -> str:
 def state_reader_arn_if_enabled(config: FederationConfig) -> str | None:
     """The state reader the backend's guards must let read, or None when the plan path is off."""
     return state_reader_arn(config) if config.plan_path.enabled else None
+
+
+def oidc_provider_arns(config: FederationConfig) -> dict[str, str]:
+    """The IAM OIDC provider of every CI trust, by trust name: the configured one, or the one created in the shared
+    account (IAM names it after the issuer's host and path, so its ARN is known before it exists)."""
+    return {
+        trust.name: trust.provider_arn or oidc_provider_arn(config.shared_account.id, trust.issuer)
+        for trust in config.ci.oidc
+    }

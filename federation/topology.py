@@ -52,9 +52,23 @@ def _providers(
             tags=tags,
             doer_path=shared.doer_path,
             doer_name=shared.doer_name,
+            source_identity=_provider_source_identity(settings, shared.require_source_identity),
         )
         for account in accounts
     }
+
+
+def _provider_source_identity(settings: ProviderSettings, required: pulumi.Input[bool]) -> pulumi.Input[str | None]:
+    """What Pulumi's own sessions of the doers set as source identity when the doers require one.
+
+    A fixed value (providers.session_name): a provider's settings are kept in the stack's state, so a per-person value
+    would show as a change on every run by someone else. Who ran Pulumi is the session that assumed the doer.
+    """
+    if settings.mode != "doer":
+        return None
+    if isinstance(required, pulumi.Output):
+        return required.apply(lambda value: settings.session_name if value else None)
+    return settings.session_name if required is True else None
 
 
 def _doer_roles(
@@ -117,6 +131,7 @@ def build_shared_topology(config: FederationConfig) -> Topology:
         assumer_arn=names.assumer_arn(config),
         state_mgmt_arn=names.state_mgmt_arn(config),
         state_mgmt_trusts_doers=config.state_backend.state_mgmt_trusts_doers,
+        require_source_identity=config.sessions.require_source_identity,
     )
     providers = _providers(
         config.all_accounts, region=config.region, settings=config.providers, tags=config.tags, shared=facts
@@ -182,6 +197,9 @@ def build_shared_topology(config: FederationConfig) -> Topology:
         "doer_role_path": doer.path,
         "state_mgmt_trusts_doers": config.state_backend.state_mgmt_trusts_doers,
         **plan_outputs,
+        "require_source_identity": config.sessions.require_source_identity,
+        # The CI trusts' IAM OIDC providers by trust name, for whoever wires another role to the same tokens.
+        "oidc_provider_arns": names.oidc_provider_arns(config),
     }
     return Topology(providers=providers, doers=doers, outputs=outputs, plan_doers=plan_doers)
 
@@ -196,6 +214,8 @@ def build_member_topology(config: MemberConfig) -> Topology:
         assumer_arn=shared.require_output("assumer_role_arn"),
         state_mgmt_arn=shared.require_output("state_mgmt_role_arn"),
         state_mgmt_trusts_doers=shared.require_output("state_mgmt_trusts_doers"),
+        # get_output: a shared stack deployed before this key existed requires none.
+        require_source_identity=pulumi.Output.from_input(shared.get_output("require_source_identity")).apply(bool),
     )
     providers = _providers(
         config.accounts, region=config.region, settings=config.providers, tags=config.tags, shared=facts

@@ -20,11 +20,26 @@ class AssumerRoleArgs:
 
 
 class AssumerRole(pulumi.ComponentResource):
-    """Role + inline policy + instance profile. It may assume the doers and state-mgmt, and nothing else."""
+    """Role + inline policy + instance profile, and the OIDC providers of the CI trusts that name none.
+
+    The role may assume the doers and state-mgmt, and nothing else.
+    """
 
     def __init__(self, name: str, args: AssumerRoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("iam-federation:iam:AssumerRole", name, None, opts)
         settings = args.config.roles.assumer
+        # No thumbprints: for GitHub, GitLab and other issuers IAM verifies the JWKS endpoint against its own trusted
+        # CAs, or fetches the thumbprint itself (pulumi-aws 7.x OpenIdConnectProvider.thumbprint_lists docs).
+        self.oidc_providers: dict[str, aws.iam.OpenIdConnectProvider] = {
+            trust.name: aws.iam.OpenIdConnectProvider(
+                f"{name}-oidc-{trust.name}",
+                url=trust.issuer,
+                client_id_lists=[trust.aud],
+                opts=child_options(self, args.provider),
+            )
+            for trust in args.config.ci.oidc
+            if not trust.provider_arn
+        }
         self.role: aws.iam.Role = aws.iam.Role(
             f"{name}-role",
             name=settings.name,
@@ -32,7 +47,9 @@ class AssumerRole(pulumi.ComponentResource):
             max_session_duration=settings.max_session_duration,
             assume_role_policy=json.dumps(documents.assumer_trust(args.config)),
             description="Spoke role of the CI runners and SSO break-glass; assumes doers and state-mgmt only.",
-            opts=child_options(self, args.provider),
+            # The trust names the providers by ARN (known from config), and IAM refuses a Federated principal that
+            # does not exist yet: create them first.
+            opts=child_options(self, args.provider, depends_on=list(self.oidc_providers.values())),
         )
         self.policy = aws.iam.RolePolicy(
             f"{name}-assume-only",

@@ -28,6 +28,7 @@ class SharedFacts:
     assumer_arn: pulumi.Input[str]
     state_mgmt_arn: pulumi.Input[str]
     state_mgmt_trusts_doers: pulumi.Input[bool]
+    require_source_identity: pulumi.Input[bool] = False
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,9 @@ class DoerRole(pulumi.ComponentResource):
             path=args.shared.doer_path,
             max_session_duration=policies.max_session_duration,
             permissions_boundary=policies.permissions_boundary_arn,
-            assume_role_policy=policy_json(documents.doer_trust, args.shared.assumer_arn),
+            assume_role_policy=policy_json(
+                documents.doer_trust, args.shared.assumer_arn, args.shared.require_source_identity
+            ),
             description=f"Doer role of account {args.account.name}; trusted by the assumer role only.",
             opts=child_options(self, args.provider, **keep),
         )

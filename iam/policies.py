@@ -6,7 +6,10 @@ role name and path within the organization (``aws:ResourceOrgID``), never by a l
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 PolicyDocument = dict[str, Any]
 
@@ -17,6 +20,11 @@ EC2_SERVICE = "ec2.amazonaws.com"
 # Identity Center names its roles AWSReservedSSO_<permission set>_<16 characters>; matching exactly 16 characters
 # keeps a permission set called e.g. "Admin_x" from matching "Admin".
 SSO_SUFFIX_PATTERN = "?" * 16
+WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity"
+# A session that carries or sets a source identity has it in this key of an AssumeRole request (AWS IAM User Guide,
+# "Monitor and control actions taken with assumed roles": on role chaining both aws:SourceIdentity and
+# sts:SourceIdentity are in the request context), so one Null test covers a value set now and one carried along.
+SOURCE_IDENTITY_KEY = "sts:SourceIdentity"
 
 
 def role_arn(account_id: str, path: str, name: str, partition: str = "aws") -> str:
@@ -39,15 +47,72 @@ def sso_role_arn_patterns(sso_account_id: str, permission_set: str, partition: s
     return [f"{base}/{tail}", f"{base}/*/{tail}"]
 
 
+def issuer_host(issuer_url: str) -> str:
+    """An OIDC issuer as IAM names it: the URL without https://, the prefix of its condition keys and provider ARN."""
+    return issuer_url.removeprefix("https://").rstrip("/")
+
+
+def oidc_provider_arn(account_id: str, issuer_url: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:iam::{account_id}:oidc-provider/{issuer_host(issuer_url)}"
+
+
+@dataclass(frozen=True)
+class WebIdentityTrust:
+    """One OIDC issuer's tokens a role may trust: whose (provider), for whom (audience), which subjects."""
+
+    name: str
+    provider_arn: str
+    issuer_url: str
+    audience: str
+    apply_subjects: tuple[str, ...]
+    plan_subjects: tuple[str, ...]
+
+
+def _statement_id(name: str, which: str) -> str:
+    return "Oidc" + "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", f"{name}-{which}") if part)
+
+
+def oidc_trust_statements(
+    trusts: Sequence[WebIdentityTrust], which: Literal["apply", "plan"] = "apply"
+) -> list[dict[str, Any]]:
+    """Trust statements admitting the web identity tokens of the apply (or plan) subjects of each trust.
+
+    Each token must come from the trust's provider (Federated principal), be issued for its audience (StringEquals
+    <issuer>:aud) and name one of its subjects (StringLike <issuer>:sub). A trust without subjects of this kind adds
+    no statement. The condition keys are the issuer's host and path, as IAM names them for OIDC providers.
+    """
+    statements: list[dict[str, Any]] = []
+    for trust in trusts:
+        subjects = trust.apply_subjects if which == "apply" else trust.plan_subjects
+        if not subjects:
+            continue
+        host = issuer_host(trust.issuer_url)
+        statements.append(
+            {
+                "Sid": _statement_id(trust.name, which),
+                "Effect": "Allow",
+                "Principal": {"Federated": trust.provider_arn},
+                "Action": WEB_IDENTITY_ACTION,
+                "Condition": {
+                    "StringEquals": {f"{host}:aud": trust.audience},
+                    "StringLike": {f"{host}:sub": list(subjects)},
+                },
+            }
+        )
+    return statements
+
+
 def assumer_trust_policy(
     *,
     sso_account_id: str,
     permission_sets: list[str],
     organization_id: str,
     extra_principal_arns: list[str],
+    web_identity: Sequence[WebIdentityTrust] = (),
     partition: str = "aws",
 ) -> PolicyDocument:
-    """Trust of the assumer: the CI runners' EC2 instances, the chosen SSO permission sets, extra principals."""
+    """Trust of the assumer: the CI runners' EC2 instances, the chosen SSO permission sets, extra principals, and
+    the web identity tokens of the configured CI repositories' apply subjects."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": "CiRunnerInstances",
@@ -79,6 +144,7 @@ def assumer_trust_policy(
                 "Action": ASSUME_ACTIONS,
             }
         )
+    statements += oidc_trust_statements(web_identity, "apply")
     return {"Version": VERSION, "Statement": statements}
 
 
@@ -268,26 +334,30 @@ def organization_guard_policy(
     }
 
 
-def assumer_statement(assumer_arn: str) -> dict[str, Any]:
+def assumer_statement(assumer_arn: str, require_source_identity: bool = False) -> dict[str, Any]:
     """Trust statement admitting the assumer role only (sessions of it, from the CI runners or SSO users).
 
     The principal is the assumer's account, narrowed to the assumer's ARN by a condition, rather than the role ARN
     itself: IAM turns a role-ARN principal into the role's unique id, so a re-created assumer would leave every
     trusting role with a stale id, and a first deployment would have to create the assumer before them.
+    require_source_identity admits only sessions that set or carry a source identity (who started them).
     """
     account, partition = assumer_arn.split(":")[4], assumer_arn.split(":")[1]
+    condition: dict[str, Any] = {"ArnEquals": {"aws:PrincipalArn": assumer_arn}}
+    if require_source_identity:
+        condition["Null"] = {SOURCE_IDENTITY_KEY: "false"}
     return {
         "Sid": "Assumer",
         "Effect": "Allow",
         "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
         "Action": ASSUME_ACTIONS,
-        "Condition": {"ArnEquals": {"aws:PrincipalArn": assumer_arn}},
+        "Condition": condition,
     }
 
 
-def doer_trust_policy(*, assumer_arn: str) -> PolicyDocument:
-    """Trust of a doer: the assumer role only."""
-    return {"Version": VERSION, "Statement": [assumer_statement(assumer_arn)]}
+def doer_trust_policy(*, assumer_arn: str, require_source_identity: bool = False) -> PolicyDocument:
+    """Trust of a doer: the assumer role only (and only sessions that say who, with require_source_identity)."""
+    return {"Version": VERSION, "Statement": [assumer_statement(assumer_arn, require_source_identity)]}
 
 
 def doer_state_access_policy(*, state_mgmt_arn: str, allowed: bool) -> PolicyDocument:

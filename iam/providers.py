@@ -38,8 +38,12 @@ def account_provider(
     tags: dict[str, str],
     doer_path: pulumi.Input[str],
     doer_name: pulumi.Input[str],
+    source_identity: pulumi.Input[str | None] = None,
 ) -> aws.Provider:
-    """The provider of one account. allowed_account_ids stops a run whose credentials land in another account."""
+    """The provider of one account. allowed_account_ids stops a run whose credentials land in another account.
+
+    source_identity: set when the doers require one (sessions.require_source_identity) and the provider assumes them.
+    """
     return aws.Provider(
         provider_name(account),
         aws.ProviderArgs(
@@ -49,6 +53,7 @@ def account_provider(
                 aws.ProviderAssumeRoleArgs(
                     role_arn=provider_role_arn(settings, account, doer_path, doer_name),
                     session_name=settings.session_name,
+                    source_identity=source_identity,
                 )
             ],
             default_tags=aws.ProviderDefaultTagsArgs(tags={**tags, **MANAGED_BY_TAG}),

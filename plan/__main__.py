@@ -3,7 +3,8 @@
 Runs the real program under Pulumi's mock runtime, prints the planned resources by account and the access
 matrix, writes report.json, trust-graph.mmd and trust-graph.png, and exits non-zero when any cell of the
 matrix differs from what the config promises. It also writes what the user pastes next, from the stacks'
-outputs: aws-config (~/.aws/config profiles) and terragrunt/ (root.hcl, <account>/account.hcl). A member stack
+outputs: aws-config (~/.aws/config profiles, their sessions named after --who) and terragrunt/ (root.hcl,
+<account>/account.hcl). A member stack
 is planned after the shared stack it reads, and its matrix covers both; ``--stack all`` plans the shared stack
 and every member stack reading it, each program once, with one matrix across all of them. Only stacks that belong
 together are checked against each other.
@@ -12,6 +13,8 @@ together are checked against each other.
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import shutil
 import sys
 import time
@@ -20,6 +23,7 @@ from pathlib import Path
 import pulumi
 
 from federation.config import ConfigError
+from federation.snippets import for_person, session_name_of
 from plan.escalation import analyse
 from plan.matrix import access_matrix
 from plan.model import iam_model
@@ -44,10 +48,13 @@ def run_selection(selection: Selection) -> list[ProgramRun]:
     return runs
 
 
-def handoff_files(runs: list[ProgramRun]) -> dict[str, str]:
-    """The stacks' outputs a user pastes next, by file: the shared stack's, then each member's additions."""
+def handoff_files(runs: list[ProgramRun], who: str) -> dict[str, str]:
+    """The stacks' outputs a user pastes next, by file: the shared stack's, then each member's additions.
+
+    The profiles' sessions are named after who (the stack's output says <your-name> there: one text for every user).
+    """
     files = {
-        "aws-config": "\n".join(run.outputs["aws_config_snippet"] for run in runs),
+        "aws-config": for_person("\n".join(run.outputs["aws_config_snippet"] for run in runs), who),
         "terragrunt/root.hcl": runs[0].outputs["terragrunt_root_hcl"],
     }
     for run in runs:
@@ -57,9 +64,9 @@ def handoff_files(runs: list[ProgramRun]) -> dict[str, str]:
     return files
 
 
-def _write_handoff(out: Path, runs: list[ProgramRun], selection: Selection) -> str:
+def _write_handoff(out: Path, runs: list[ProgramRun], selection: Selection, who: str) -> str:
     """Write the files and say where they go."""
-    for name, text in handoff_files(runs).items():
+    for name, text in handoff_files(runs, who).items():
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_text(text)
     organization = selection.organization
@@ -70,6 +77,7 @@ def _write_handoff(out: Path, runs: list[ProgramRun], selection: Selection) -> s
         [
             "What to paste next (the stacks' outputs as planned; `pulumi stack output` shows them after `pulumi up`):",
             f"  {out / 'aws-config'}: append to ~/.aws/config, then: aws sso login --sso-session {session}",
+            f"    (its sessions are named {session_name_of(who)!r} in CloudTrail; WHO=<your name> to change it)",
             f"  {out / 'terragrunt'}/: root.hcl for the root of your Terragrunt repository, and <account>/account.hcl"
             f" for {len(accounts)} account(s){': ' + ', '.join(accounts) if len(accounts) <= 8 else ''}",
             f"Then in <account>/<unit>/: AWS_PROFILE={profile} terragrunt plan   (docs/terragrunt.md)",
@@ -117,7 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", default="shared", help=f"with --stack {ALL}: the shared or complete stack")
     parser.add_argument("--out", type=Path, help="output directory (default build/plan-<stack>)")
     parser.add_argument("--no-png", action="store_true", help="skip the PNG picture")
+    parser.add_argument(
+        "--who",
+        default=os.environ.get("IAM_FEDERATION_WHO") or getpass.getuser(),
+        help="your name, for the session names of the aws-config profiles (default: $IAM_FEDERATION_WHO, your login)",
+    )
     args = parser.parse_args(argv)
+    try:
+        session_name_of(args.who)
+    except ValueError as error:
+        return _fail(f"--who: {error}")
 
     started = time.perf_counter()
     directory, stack = (
@@ -168,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED: {len(escalation.failures)} reach(es) beyond the promise, e.g. {first.path}")
     if matrix.mismatches or escalation.failures:
         return 1
-    print(_write_handoff(out, runs, selection))
+    print(_write_handoff(out, runs, selection, args.who))
     print(f"OK: all {len(matrix.judged)} judged cells of the access matrix match the config's promise")
     risks = f" (named risks: {', '.join(sorted(escalation.risks))})" if escalation.risks else ""
     print(f"OK: no principal outside the trust root reaches beyond its own account's state{risks}")

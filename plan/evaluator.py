@@ -9,6 +9,11 @@ substitutes them in condition values too, so this adapter does that before every
 A variable whose key is missing from the request is replaced by a value that matches nothing, which is AWS's
 behaviour for a variable without a default in an Allow; none of our Deny statements depends on a missing variable.
 
+principalmapper matches AWS and Service principals only: a web identity token (``sts:AssumeRoleWithWebIdentity``,
+a ``Federated`` principal, the issuer's ``<issuer>:sub`` and ``<issuer>:aud`` keys) is evaluated here, against the
+role's trust policy alone (the caller is a token, not an AWS principal: no identity policy or SCP of a caller
+applies), with principalmapper's own action and condition matchers (``_web_identity``).
+
 This module is the only place that knows principalmapper, so it can be swapped for another evaluator.
 """
 
@@ -55,7 +60,9 @@ class Principal:
     """Who makes a request: an IAM role session (with its policies) or an AWS service.
 
     context: request keys the session always carries (its session tags as aws:PrincipalTag/..., EC2 keys of
-    instance credentials). scps: the SCP documents above its account, one list per level of the organization.
+    instance credentials, its source identity; a web identity token's claims). scps: the SCP documents above its
+    account, one list per level of the organization. federated: the OIDC provider ARN a web identity token comes
+    through (the principal is then a token, and can only ask for sts:AssumeRoleWithWebIdentity).
     """
 
     key: str
@@ -66,6 +73,7 @@ class Principal:
     service: bool = False
     context: tuple[tuple[str, ContextValue], ...] = ()
     scps: tuple[tuple[Document, ...], ...] | None = None
+    federated: str | None = None
 
     @property
     def account(self) -> str:
@@ -115,7 +123,7 @@ def _context(principal: Principal, request: Request) -> dict[str, Any]:
     }
     if principal.org_id:
         context.setdefault("aws:PrincipalOrgID", principal.org_id)
-    if not principal.service:
+    if not principal.service and principal.federated is None:
         context.setdefault("aws:PrincipalArn", principal.arn)
         context.setdefault("aws:PrincipalAccount", principal.account)
     if request.resource_owner:
@@ -161,6 +169,7 @@ def _bound(principal: Principal, request: Request, context: dict[str, Any]) -> t
         principal.service,
         principal.context,
         scps,
+        principal.federated,
     )
     return bound, Request(request.action, request.resource, request.resource_owner, resource_policy, request.context)
 
@@ -197,6 +206,8 @@ def evaluate(principal: Principal, request: Request, explain: bool = True) -> Ve
     """
     context = _context(principal, request)
     principal, request = _bound(principal, request, context)
+    if principal.federated is not None:
+        return _web_identity(principal.federated, request, CaseInsensitiveDict(context))
     if principal.service:
         if request.resource_policy is None:
             return Verdict(False, ["no resource policy names the service"])
@@ -230,3 +241,33 @@ def _scp_groups(principal: Principal) -> list[list[Policy]] | None:
         [Policy(arn=f"scp-{level}-{i}", name=f"scp-{level}-{i}", policy_doc=doc) for i, doc in enumerate(docs)]
         for level, docs in enumerate(principal.scps)
     ]
+
+
+def _federated_matches(statement: Document, provider_arn: str) -> bool:
+    """Does a trust statement name this OIDC provider? A "*" principal names every caller, tokens included."""
+
+    def federated(element: Any) -> list[str]:
+        return simulation._listify_string(element.get("Federated", [])) if isinstance(element, dict) else []
+
+    if "Principal" in statement:
+        return statement["Principal"] == "*" or provider_arn in federated(statement["Principal"])
+    return provider_arn not in federated(statement.get("NotPrincipal"))
+
+
+def _web_identity(provider_arn: str, request: Request, context: CaseInsensitiveDict) -> Verdict:
+    """AssumeRoleWithWebIdentity: allowed when a trust statement naming the token's provider allows the action under
+    the token's claims (<issuer>:sub, <issuer>:aud, in the context) and no such statement denies it."""
+    if request.resource_policy is None or request.action != "sts:AssumeRoleWithWebIdentity":
+        return Verdict(False, ["a web identity token can only assume a role whose trust names its provider"])
+    effects: list[str] = []
+    reasons: list[str] = []
+    for statement in simulation._listify_dictionary(request.resource_policy.get("Statement", [])):
+        if not _federated_matches(statement, provider_arn):
+            continue
+        if not simulation._statement_matches_action(statement, request.action, context, True):
+            continue
+        if "Condition" in statement and not simulation._get_condition_match(statement["Condition"], context):
+            continue
+        effects.append(str(statement.get("Effect")))
+        reasons.append(f"resource:{statement.get('Effect')}:{statement.get('Sid', '?')}")
+    return Verdict("Allow" in effects and "Deny" not in effects, reasons)

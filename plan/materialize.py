@@ -236,8 +236,13 @@ def _table_policy(session: boto3.Session, inputs: dict[str, Any]) -> None:
     session.client("dynamodb").put_resource_policy(ResourceArn=inputs["resourceArn"], Policy=inputs["policy"])
 
 
+def _oidc_provider(session: boto3.Session, inputs: dict[str, Any]) -> None:
+    session.client("iam").create_open_id_connect_provider(Url=inputs["url"], ClientIDList=inputs["clientIdLists"])
+
+
 # In dependency order: what a resource refers to is created before it.
 HANDLERS: dict[str, Callable[[boto3.Session, dict[str, Any]], Any]] = {
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
     "aws:iam/role:Role": _role,
     "aws:iam/rolePolicy:RolePolicy": _role_policy,
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _attachment,

@@ -13,10 +13,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from federation.config import FederationConfig
+from iam.policies import WEB_IDENTITY_ACTION
 from plan.classes import AccountClass, ClassMap, account_classes, representative_accounts
 from plan.evaluator import Request, Verdict, evaluate
 from plan.model import IamModel
-from plan.world import Account, Node, Target, World, organization_accounts, permission_set_of, plan_scope
+from plan.world import (
+    Account,
+    Node,
+    Target,
+    World,
+    carries_source_identity,
+    organization_accounts,
+    permission_set_of,
+    plan_scope,
+)
 
 # Targets that are steps of an escalation rather than assets: judged by where they lead (plan.escalation).
 STEP_KINDS = ("take-over", "create", "pass-role", "runner-takeover")
@@ -124,10 +134,20 @@ def request_for(target: Target, action: str) -> Request:
     return Request(action, target.resource, target.owner_account, target.policy, target.context)
 
 
+def actions(node: Node, target: Target) -> tuple[str, ...]:
+    """What the request asks for: a web identity token can only ask for AssumeRoleWithWebIdentity; a session that
+    sets or carries a source identity needs sts:SetSourceIdentity on the role it assumes as well."""
+    if node.principal.federated is not None:
+        return (WEB_IDENTITY_ACTION,)
+    if target.kind.startswith("assume") and carries_source_identity(node.principal):
+        return (*target.actions, "sts:SetSourceIdentity")
+    return target.actions
+
+
 def verdict(node: Node, target: Target, explain: bool = True) -> Verdict:
     """Every action of the target must be allowed (AssumeRole with session tags needs sts:TagSession as well)."""
     reasons: list[str] = []
-    for action in target.actions:
+    for action in actions(node, target):
         result = evaluate(node.principal, request_for(target, action), explain)
         reasons += result.decided_by
         if not result.allowed:
@@ -138,6 +158,8 @@ def verdict(node: Node, target: Target, explain: bool = True) -> Verdict:
 def applies(node: Node, target: Target) -> bool:
     if node.service:
         return target.kind == "assume"  # a service principal only assumes roles
+    if node.principal.federated is not None:
+        return target.kind in ("assume", "assume-state")  # so does a web identity token
     if target.same_account_only:
         return node.account.id == target.owner_account  # IAM calls act in the caller's own account
     return True
@@ -152,13 +174,15 @@ def expected(config: FederationConfig, world: World, node: Node, target: Target)
     # The runners' role works on any instance in the runners' VPCs; copied off one, only when not bound to them.
     assumer = node.kind in ("assumer", "assumer-foreign") or (node.kind == "assumer-copied" and not vpc_bound)
     isolate = config.state_backend.isolate_accounts
+    # With sessions.require_source_identity, doers and state-mgmt admit only sessions that say who started them.
+    said_who = not config.sessions.require_source_identity or carries_source_identity(node.principal)
     if kind == "assume":
         if target.key == "assume:assumer":
-            return node.kind in ("ec2", "sso", "extra")
-        return assumer  # a doer: the assumer's sessions only
+            return node.kind in ("ec2", "sso", "extra", "oidc")  # oidc: a token of a configured apply subject
+        return assumer and said_who  # a doer: the assumer's sessions only
     if kind == "assume-state":
         doer = doer_named(config, node) and config.state_backend.state_mgmt_trusts_doers
-        return assumer or (doer and (not isolate or node.account.id == target.subject))
+        return said_who and (assumer or (doer and (not isolate or node.account.id == target.subject)))
     if kind in ("assume-plan", "assume-reader", "write"):
         return plan_expected(config, node, target)
     if kind in STATE_DATA:

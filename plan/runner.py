@@ -48,6 +48,7 @@ class Registration:
     custom: bool
     inputs: dict[str, Any]
     state: dict[str, Any] = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)  # URNs this resource waits for (depends_on and inputs)
 
     @property
     def provider_urn(self) -> str:
@@ -120,6 +121,10 @@ class FederationMocks(pulumi.runtime.Mocks):
             resource_id = inputs["name"]
             state["arn"] = f"arn:aws:iam::{account}:role{inputs.get('path', '/')}{inputs['name']}"
             state["uniqueId"] = "AROA" + account
+        elif args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            # IAM names the provider after the issuer URL's host and path.
+            url = str(inputs["url"]).removeprefix("https://")
+            state["arn"] = resource_id = f"arn:aws:iam::{account}:oidc-provider/{url}"
         elif args.typ == "aws:iam/instanceProfile:InstanceProfile":
             resource_id = inputs["name"]
             state["arn"] = f"arn:aws:iam::{account}:instance-profile{inputs.get('path', '/')}{inputs['name']}"
@@ -159,6 +164,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             retain_on_delete=bool(request.retainOnDelete),
             custom=bool(request.custom),
             inputs=dict(pulumi.runtime.rpc.deserialize_properties(request.object)) if request.custom else {},
+            dependencies=list(request.dependencies),
         )
         if response.urn in self.resources:
             registration.state = dict(self.resources[response.urn].state)

@@ -15,7 +15,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Literal
 
-from federation.config import READ_ONLY_MANAGED_POLICIES, FederationConfig
+from federation.config import READ_ONLY_MANAGED_POLICIES, FederationConfig, OidcTrust
+from federation.names import oidc_provider_arns
+from iam.policies import issuer_host
 from plan.evaluator import ContextValue, Document, Principal
 from plan.model import IamModel, RoleModel
 from state_backend.policies import STATE_ACCOUNT_TAG
@@ -115,6 +117,53 @@ OUTSIDER_ORG = "o-outsider000"
 RUNNER_VPC = "vpc-0runners00000000"
 # IAM refuses these paths to customers, so nobody can create a role that matches an SSO or service-linked pattern.
 RESERVED_PATHS = ("/aws-reserved/", "/aws-service-role/")
+# Who a session says it is (its source identity); the value is the caller's to choose, AWS checks only its presence.
+SOURCE_IDENTITY = "jane.doe"
+
+
+def carries_source_identity(principal: Principal) -> bool:
+    """Whether the session's requests carry a source identity (set when it was created, or set in this request)."""
+    return any(key == "aws:SourceIdentity" for key, _ in principal.context)
+
+
+def _like(pattern: str, value: str) -> bool:
+    """IAM's StringLike: * any run of characters, ? one character, everything else literal and case-sensitive."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value) is not None
+
+
+def _outside(subject: str, patterns: list[str]) -> str | None:
+    """The subject, or a variant of it, that none of the patterns admits (None when none is found)."""
+    for _ in range(4):
+        if not any(_like(p, subject) for p in patterns):
+            return subject
+        subject += "-x"
+    return None
+
+
+def _token_subjects(trust: OidcTrust) -> dict[str, str]:
+    """Subjects of the tokens the plan tries, by what they are: a configured apply subject, the same ref of a
+    look-alike repository, another ref of the configured repository, a plan subject. Only those that exist."""
+    apply = list(trust.apply_subjects)
+    result: dict[str, str] = {}
+    if apply:
+        subject = apply[0]  # apply subjects are exact (config.py refuses wildcards in them)
+        result["apply"] = subject
+        if trust.provider in ("github", "gitlab"):
+            prefix, rest = subject.split(":", 1)
+            repository, ref = rest.split(":", 1)
+            other = _outside(f"{prefix}:{repository}-x:{ref}", apply)
+            if other:
+                result["other repository"] = other
+        other_ref = _outside(subject + "-x", apply)
+        if other_ref:
+            result["other ref"] = other_ref
+    if trust.plan_subjects:
+        instance = trust.plan_subjects[0].replace("*", "feature").replace("?", "x")
+        plan = _outside(instance, apply)
+        if plan == instance:  # a plan subject the apply subjects also admit is an apply token, tried above
+            result["plan"] = plan
+    return result
 
 
 @dataclass(frozen=True)
@@ -399,6 +448,10 @@ class World:
             )
             key = f"extra:{arn.rsplit('/', 1)[-1]}"
             self._add(Node(key, "extra", account, self._principal(key, arn, account, admin), ROOT))
+        # An assumer session that says who started it (a source identity, set when assuming or carried along).
+        said_who = tuple((key, SOURCE_IDENTITY) for key in ("aws:SourceIdentity", "sts:SourceIdentity"))
+        self._add(self._role_node("assumer(source identity)", "assumer", assumer, ROOT, context=said_who))
+        self._web_identity_tokens()
 
         # The program's roles in every managed account, and the role AWS Organizations puts there.
         bootstrap_name = config.providers.bootstrap_role_name
@@ -557,6 +610,30 @@ class World:
             tag = ((f"aws:PrincipalTag/{STATE_ACCOUNT_TAG}", subject.id),)
             key = f"state-reader[{subject.name}]"
             self._add(self._role_node(key, "state-reader", reader, PLAN + subject.id, subject.id, tag))
+
+    def _web_identity_tokens(self) -> None:
+        """Tokens of each CI trust's issuer: one of a configured apply subject (the trust root: it may become the
+        assumer), and ones that must not: a look-alike repository, another ref, the wrong audience, a plan subject."""
+        outsider = next(a for a in self.accounts if a.kind == "outsider")
+        arns = oidc_provider_arns(self.config)
+        for trust in self.config.ci.oidc:
+            host = issuer_host(trust.issuer)
+            subjects = _token_subjects(trust)
+            tokens = [(what, subject, trust.aud) for what, subject in subjects.items()]
+            if "apply" in subjects:
+                # GitHub's token carries https://github.com/<owner> unless the job asks for another audience.
+                owner = subjects["apply"].split(":")[1].split("/")[0].split("@")[0]
+                wrong = f"https://github.com/{owner}" if trust.provider == "github" else f"{trust.aud}-other"
+                tokens.append(("wrong audience", subjects["apply"], wrong if wrong != trust.aud else f"{wrong}-other"))
+            for what, subject, audience in tokens:
+                key = f"oidc:{trust.name}({what})"
+                claims = ((f"{host}:sub", subject), (f"{host}:aud", audience))
+                principal = Principal(key, arns[trust.name], context=claims, federated=arns[trust.name])
+                if what == "apply":
+                    self._add(Node(key, "oidc", self.shared, principal, ROOT))
+                else:
+                    kind = "oidc-plan" if what == "plan" else "oidc-other"
+                    self._add(Node(key, kind, outsider, principal, outsider.id))
 
     def _all_roles(self) -> list[RoleModel]:
         return [*self.model.roles.values(), *self.bootstrap_roles.values()]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from iam.policies import ASSUME_ACTIONS, VERSION, PolicyDocument, any_account_role_arn, assumer_statement
+from iam.policies import (
+    ASSUME_ACTIONS,
+    SOURCE_IDENTITY_KEY,
+    VERSION,
+    PolicyDocument,
+    any_account_role_arn,
+    assumer_statement,
+)
 
 # What Terraform's S3 backend needs on state objects, its .tflock files (use_lockfile) included.
 STATE_OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
@@ -261,14 +268,16 @@ def state_mgmt_trust_policy(
     doer_path: str,
     doer_name: str,
     organization_id: str,
+    require_source_identity: bool = False,
     partition: str = "aws",
 ) -> PolicyDocument:
     """Trust of state-mgmt: the assumer, and (Terragrunt's iam_role chain) the doer role of organization accounts.
 
     With isolate_accounts, a doer must tag its session StateAccount = its own account id, and nothing else: the tag
     is what state-mgmt's permissions are scoped by, so a doer (hence its account's admin) reaches its own state only.
+    With require_source_identity, every session must set or carry a source identity (who started it).
     """
-    statements = [assumer_statement(assumer_arn)]
+    statements = [assumer_statement(assumer_arn, require_source_identity)]
     if isolate_accounts:
         # The assumer may work on any account's state, but only through the one tag key the permissions read.
         statements[0]["Condition"]["ForAllValues:StringEquals"] = {"aws:TagKeys": [STATE_ACCOUNT_TAG]}
@@ -285,6 +294,8 @@ def state_mgmt_trust_policy(
             # A tag already on the caller (a transitive session tag, or a tag on the doer role itself) must say the
             # same account: otherwise it would be carried into the state-mgmt session in place of the request's.
             condition["StringEqualsIfExists"] = {f"aws:PrincipalTag/{STATE_ACCOUNT_TAG}": own_account}
+        if require_source_identity:
+            condition["Null"] = {SOURCE_IDENTITY_KEY: "false"}
         statements.append(
             {
                 "Sid": "DoersInOrganization",

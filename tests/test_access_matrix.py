@@ -43,7 +43,13 @@ STATE = ["state-read", "state-write", "state-delete", "state-lock-file", "state-
 def test_example_matrix_matches_the_promise(example_matrix: Matrix) -> None:
     assert example_matrix.mismatches == []
     # Without ci.runner_vpc_ids, the runners' credentials work on any instance and copied off one.
-    assumer_sessions = ["assumer", "assumer(runner)", "assumer(foreign instance)", "assumer(copied credentials)"]
+    assumer_sessions = [
+        "assumer",
+        "assumer(runner)",
+        "assumer(foreign instance)",
+        "assumer(copied credentials)",
+        "assumer(source identity)",
+    ]
     subjects = [*ACCOUNTS, "unmanaged", "outsider"]
     own_state = {(f"state-mgmt[{a}]", f"{kind}:{a}") for a in subjects for kind in STATE}
     # readable_state: [shared] in the example: every account's state session reads the shared account's outputs.

@@ -49,7 +49,9 @@ def test_too_many_permission_sets_overflow_the_trust_policy_with_a_named_key() -
     with pytest.raises(ConfigError) as caught:
         loaded(section)
     (problem,) = caught.value.problems
-    assert problem.startswith("iam-federation:sso.permission_sets, ci.extra_trusted_principal_arns: the assumer trust")
+    assert problem.startswith(
+        "iam-federation:sso.permission_sets, ci.extra_trusted_principal_arns, ci.oidc: the assumer trust"
+    )
     assert "over its limit of 2,048" in problem and "limits.trust_policy_max_chars" in problem
 
 

@@ -18,8 +18,9 @@ from moto.core import set_initial_no_auth_action_count
 
 from plan.materialize import Materialized, assume_role
 from plan.runner import ProgramRun
-from tests.conftest import example_section, run_section
+from tests.conftest import example_section, run_section, with_changes
 from tests.moto_world import MotoWorlds
+from tests.test_oidc import documented_ci
 
 SHARED, DEV = "111111111111", "222222222222"
 BUCKET = "terraform-state-111111111111"
@@ -243,3 +244,27 @@ def test_hardened_backend_materializes_with_its_key_and_logging(worlds: MotoWorl
         assert sse["KMSMasterKeyArn"] == key_arn
         logging = session.client("s3").get_bucket_logging(Bucket=BUCKET)["LoggingEnabled"]
         assert logging == {"TargetBucket": "org-logs-bucket", "TargetPrefix": "terraform-state/"}
+
+
+def test_oidc_providers_materialize_with_the_arn_the_assumer_trusts(worlds: MotoWorlds) -> None:
+    program = run_section(with_changes(example_section(), ci=documented_ci(), accounts=[]))
+    registered = {str(r.state["arn"]) for r in program.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")}
+    with worlds.fresh(program) as world:
+        iam = world.sessions[SHARED].client("iam")
+        made = {p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]}
+        github = iam.get_open_id_connect_provider(
+            OpenIDConnectProviderArn=f"arn:aws:iam::{SHARED}:oidc-provider/token.actions.githubusercontent.com"
+        )
+        trust = iam.get_role(RoleName="infrastructure-assumer-role")["Role"]["AssumeRolePolicyDocument"]
+    # moto forms the ARN from the URL as IAM does: the one the mock runner computed and the trust names.
+    assert (
+        made
+        == registered
+        == {
+            f"arn:aws:iam::{SHARED}:oidc-provider/token.actions.githubusercontent.com",
+            f"arn:aws:iam::{SHARED}:oidc-provider/gitlab.com",
+        }
+    )
+    assert github["ClientIDList"] == ["sts.amazonaws.com"]
+    federated = {s["Principal"]["Federated"] for s in trust["Statement"] if "Federated" in s["Principal"]}
+    assert federated == made

@@ -30,7 +30,7 @@ def write_stack(tmp_path: Path, section: dict[str, Any], name: str = "test") -> 
 def test_example_plan_prints_resources_and_matrix_and_writes_reports(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = plan_main.main(["--stack-file", str(EXAMPLE_STACK), "--out", str(tmp_path)])
+    code = plan_main.main(["--stack-file", str(EXAMPLE_STACK), "--out", str(tmp_path), "--who", "jane.doe"])
     out = capsys.readouterr().out
     assert code == 0
     assert "Plan: 36 resources to create" in out
@@ -65,7 +65,11 @@ def test_example_plan_prints_resources_and_matrix_and_writes_reports(
     # What the user pastes next: the stacks' outputs, written where the plan says.
     assert f"{tmp_path / 'aws-config'}: append to ~/.aws/config" in out
     assert "Then in <account>/<unit>/: AWS_PROFILE=<account> terragrunt plan" in out
-    assert (tmp_path / "aws-config").read_text() == report["outputs"]["aws_config_snippet"]
+    # The stack's output stands for every user; the file written is the person's.
+    profiles = report["outputs"]["aws_config_snippet"]
+    assert (tmp_path / "aws-config").read_text() == profiles.replace("<your-name>", "jane.doe")
+    assert "role_session_name = <your-name>" in profiles
+    assert "its sessions are named 'jane.doe' in CloudTrail" in out
     assert (tmp_path / "terragrunt" / "root.hcl").read_text() == report["outputs"]["terragrunt_root_hcl"]
     written = sorted(p.relative_to(tmp_path / "terragrunt").as_posix() for p in (tmp_path / "terragrunt").rglob("*"))
     accounts = ["dev", "prod", "shared", "stage"]

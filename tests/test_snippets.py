@@ -37,11 +37,12 @@ SHARED_STACK = "my-org/iam-federation/shared"
 # Terragrunt docs/src/content/docs/04-reference/01-hcl/02-blocks.mdx (remote_state, generate), 03-attributes.mdx
 # (iam_role, *_version_constraint), internal/remotestate/backend/s3/remote_state_config.go (RemoteStateConfigS3,
 # RemoteStateConfigS3AssumeRole); Terraform website/docs/language/backend/s3.mdx (workspace_key_prefix,
-# use_lockfile, assume_role).
+# use_lockfile, assume_role: source_identity and session_name too).
 ROOT_ATTRIBUTES = {
     "terraform",  # with extra_arguments (commands, arguments): docs "Extra Arguments" (keep-your-cli-flags-dry)
     "locals",
     "iam_role",
+    "iam_assume_role_session_name",
     "terragrunt_version_constraint",
     "terraform_version_constraint",
     "remote_state",
@@ -60,7 +61,16 @@ S3_BACKEND_ARGUMENTS = {
     "workspace_key_prefix",
     "assume_role",
 }
-ASSUME_ROLE_ARGUMENTS = {"role_arn", "duration", "external_id", "policy", "policy_arns", "session_name", "tags"}
+ASSUME_ROLE_ARGUMENTS = {
+    "role_arn",
+    "duration",
+    "external_id",
+    "policy",
+    "policy_arns",
+    "session_name",
+    "source_identity",
+    "tags",
+}
 IF_EXISTS = {"overwrite", "overwrite_terragrunt", "skip", "error"}
 
 
@@ -128,7 +138,12 @@ def test_root_hcl_keeps_state_by_account_behind_state_mgmt(trusts_doers: bool) -
         "region": "us-east-1",
         "encrypt": True,
         "use_lockfile": True,
-        "assume_role": {"role_arn": STATE_MGMT_ARN, "tags": {"StateAccount": "${local.account_id}"}},
+        "assume_role": {
+            "role_arn": STATE_MGMT_ARN,
+            "session_name": "${local.who}",
+            "source_identity": "${local.who}",
+            "tags": {"StateAccount": "${local.account_id}"},
+        },
     }
     (locals_,) = root["locals"]
     assert locals_["account"] == '${read_terragrunt_config(find_in_parent_folders("account.hcl")).locals}'
@@ -305,6 +320,11 @@ class FakeAws:
 @pytest.fixture
 def aws_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """resolve(config text) -> {profile: chain}: every profile of the file, as the AWS CLI would follow it."""
+    return make_aws_cli(tmp_path, monkeypatch)
+
+
+def make_aws_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The aws_cli fixture's resolver, for other test modules."""
     for name in [k for k in os.environ if k.startswith("AWS_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
