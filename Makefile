@@ -27,7 +27,7 @@ plan-examples: $(VENV)/.installed
 	$(PY) -m plan --dir examples --stack all --out build/examples/plan-all
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

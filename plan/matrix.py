@@ -9,13 +9,14 @@ its class holds, which keeps the plan linear in the number of accounts.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from federation.config import FederationConfig
 from iam.policies import WEB_IDENTITY_ACTION
 from plan.classes import AccountClass, ClassMap, account_classes, representative_accounts
-from plan.evaluator import Request, Verdict, evaluate
+from plan.evaluator import Memo, Request, Verdict, evaluate
 from plan.model import IamModel
 from plan.world import (
     Account,
@@ -42,7 +43,13 @@ class Cell:
     target: str
     expected: bool | None  # None: not judged on its own (an escalation step)
     actual: bool
-    decided_by: list[str] = field(default_factory=list)
+    # Naming the deciding statements costs a third of an evaluation: done when someone reads them.
+    explain: Callable[[], list[str]] | None = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def decided_by(self) -> list[str]:
+        """The statements that matched, as resource-policy:Effect:Sid and identity[policy]:Effect:Sid."""
+        return self.explain() if self.explain is not None else []
 
     @property
     def ok(self) -> bool:
@@ -144,11 +151,11 @@ def actions(node: Node, target: Target) -> tuple[str, ...]:
     return target.actions
 
 
-def verdict(node: Node, target: Target, explain: bool = True) -> Verdict:
+def verdict(node: Node, target: Target, explain: bool = True, memo: Memo | None = None) -> Verdict:
     """Every action of the target must be allowed (AssumeRole with session tags needs sts:TagSession as well)."""
     reasons: list[str] = []
     for action in actions(node, target):
-        result = evaluate(node.principal, request_for(target, action), explain)
+        result = evaluate(node.principal, request_for(target, action), explain, memo)
         reasons += result.decided_by
         if not result.allowed:
             return Verdict(False, reasons)
@@ -247,17 +254,21 @@ def deployers(world: World) -> set[str]:
     return {f"doer@{name}", f"bootstrap@{name}"}
 
 
-def evaluate_world(config: FederationConfig, world: World, explain: bool = True) -> list[Cell]:
+def evaluate_world(config: FederationConfig, world: World) -> list[Cell]:
     cells = []
+    memo: Memo = {}  # the world's documents do not change while it is evaluated
     for node in world.nodes.values():
         for target in world.targets.values():
             if not applies(node, target):
                 continue
-            result = verdict(node, target, explain)
-            cells.append(
-                Cell(node.key, target.key, expected(config, world, node, target), result.allowed, result.decided_by)
-            )
+            allowed = verdict(node, target, explain=False, memo=memo).allowed
+            why = functools.partial(_explain, node, target)
+            cells.append(Cell(node.key, target.key, expected(config, world, node, target), allowed, why))
     return cells
+
+
+def _explain(node: Node, target: Target) -> list[str]:
+    return verdict(node, target, explain=True).decided_by
 
 
 NOTES = [

@@ -69,8 +69,17 @@ def config_of(section: dict[str, Any]) -> FederationConfig:
     return parse_config(to_pulumi_config(section))
 
 
+_RUNS: dict[str, ProgramRun] = {}
+
+
 def run_section(section: dict[str, Any], stack: str = "shared") -> ProgramRun:
-    return run_program(to_pulumi_config(section), stack=stack)
+    """The program run for a config section. A run is a pure function of its config, so the suite runs each
+    config once and hands every test its own copy (a failing config is never stored: it raises every time)."""
+    config = to_pulumi_config(section)
+    key = json.dumps([config, stack], sort_keys=True)
+    if key not in _RUNS:
+        _RUNS[key] = run_program(config, stack=stack)
+    return copy.deepcopy(_RUNS[key])
 
 
 def doc(value: Any) -> dict[str, Any]:

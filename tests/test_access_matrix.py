@@ -324,17 +324,21 @@ def test_mutation_is_flagged(
     assert matrix.cell(*flagged_cell).actual is now
 
 
-def test_a_star_doer_principal_alone_is_stopped_by_its_arn_condition() -> None:
-    matrix = matrix_of(example_section(), widen_doer_trust_to_star)
+def test_a_star_doer_principal_alone_is_stopped_by_its_arn_condition(example_model: IamModel) -> None:
+    model = example_model.copy()
+    widen_doer_trust_to_star(model)
+    matrix = access_matrix(config_of(example_section()), model)
     assert matrix.mismatches == []
     assert not matrix.cell("admin@outsider", "assume:doer@dev").actual
     assert matrix.cell("assumer(runner)", "assume:doer@dev").actual
 
 
-def test_a_doer_grant_alone_is_stopped_by_the_state_mgmt_only_guard() -> None:
+def test_a_doer_grant_alone_is_stopped_by_the_state_mgmt_only_guard(example_model: IamModel) -> None:
     # Defence in depth: the identity + bucket-policy grant on its own changes nothing, because the bucket policy
     # denies object access to every principal but state-mgmt. Only together with the exemption above is it flagged.
-    matrix = matrix_of(example_section(), grant_doer_s3)
+    model = example_model.copy()
+    grant_doer_s3(model)
+    matrix = access_matrix(config_of(example_section()), model)
     assert matrix.mismatches == []
     cell = matrix.cell("doer@dev", "state-write:dev")
     assert not cell.actual

@@ -32,6 +32,11 @@ def example() -> tuple[FederationConfig, IamModel]:
 
 
 @pytest.fixture(scope="module")
+def example_analysed(example: tuple[FederationConfig, IamModel]) -> tuple[Matrix, Escalation]:
+    return _analysed(*example)
+
+
+@pytest.fixture(scope="module")
 def guarded() -> tuple[FederationConfig, IamModel]:
     section = with_changes(example_section(), **HARDENED)
     return config_of(section), iam_model(run_section(section))
@@ -41,8 +46,8 @@ def _paths(escalation: Escalation, source: str) -> list[str]:
     return [f.path for f in escalation.findings if f.source == source]
 
 
-def test_the_example_keeps_the_promise_and_names_the_runner_risks(example: tuple[FederationConfig, IamModel]) -> None:
-    _, escalation = _analysed(*example)
+def test_the_example_keeps_the_promise_and_names_the_runner_risks(example_analysed: tuple[Matrix, Escalation]) -> None:
+    _, escalation = example_analysed
     assert escalation.failures == []
     assert {f.source for f in escalation.findings} == {"launcher@shared", "power-user@shared"}
     assert {f.risk for f in escalation.findings} == {RUNNER_RISK, RUNNER_TAKEOVER_RISK}
@@ -57,9 +62,9 @@ def test_the_example_keeps_the_promise_and_names_the_runner_risks(example: tuple
 
 
 def test_an_application_admin_reaches_its_own_state_and_nothing_else(
-    example: tuple[FederationConfig, IamModel],
+    example_analysed: tuple[Matrix, Escalation],
 ) -> None:
-    _, escalation = _analysed(*example)
+    _, escalation = example_analysed
     reach = escalation.reaches["admin@dev"]
     # Take-over edge: AdministratorAccess in dev may rewrite dev's doer trust (no organization guard here).
     assert reach.describe("doer@dev") == "admin@dev -[take-over:doer@dev]-> doer@dev"
@@ -71,9 +76,9 @@ def test_an_application_admin_reaches_its_own_state_and_nothing_else(
 
 
 def test_an_unmanaged_admin_creates_a_doer_namesake_that_reaches_only_its_own_prefix(
-    example: tuple[FederationConfig, IamModel],
+    example_analysed: tuple[Matrix, Escalation],
 ) -> None:
-    _, escalation = _analysed(*example)
+    _, escalation = example_analysed
     reach = escalation.reaches["admin@unmanaged"]
     created = "new-role:infrastructure-doer-role@unmanaged"
     assert reach.describe(created) == (
