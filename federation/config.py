@@ -831,10 +831,10 @@ class FederationConfig(_Model):
         if not plan.enabled:
             return []
         problems: list[str] = []
-        if not plan.permission_sets:
+        if not plan.permission_sets and not any(trust.plan_subjects for trust in self.ci.oidc):
             problems.append(
                 "plan_path.permission_sets = []: with plan_path.enabled, name the read-only permission sets that may "
-                "reach the plan assumer (e.g. AWSReadOnlyAccess)"
+                "reach the plan assumer (e.g. AWSReadOnlyAccess), or plan_subjects in ci.oidc"
             )
         if "plan-doer-unverified-policy" not in self.accepted_risks:
             for key, arn in plan.doer.unverified_policies():

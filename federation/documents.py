@@ -160,6 +160,11 @@ def organization_guard(config: FederationConfig) -> PolicyDocument:
     )
 
 
+def oidc_plan_statements(config: FederationConfig) -> list[dict[str, Any]]:
+    """The plan assumer's trust of pull-request CI tokens: every trust's plan_subjects."""
+    return iam_policies.oidc_trust_statements(web_identity_trusts(config), "plan")
+
+
 def plan_assumer_trust(config: FederationConfig, extra_statements: Sequence[dict[str, Any]] = ()) -> PolicyDocument:
     """extra_statements: further trust of the plan assumer (pull-request CI identities), built elsewhere."""
     return plan_policies.plan_assumer_trust_policy(
@@ -219,7 +224,7 @@ def plan_documents(config: FederationConfig, kms_key_arn: str | None = None) -> 
     if not config.plan_path.enabled:
         return {}
     return {
-        "plan assumer trust policy": plan_assumer_trust(config),
+        "plan assumer trust policy": plan_assumer_trust(config, oidc_plan_statements(config)),
         "plan assumer inline policy": plan_assumer_permissions(config),
         "plan doer trust policy": plan_doer_trust(names.plan_assumer_arn(config)),
         "plan doer inline policy": plan_doer_guard(

@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from federation import names, snippets
+from federation import documents, names, snippets
 from federation.config import (
     Account,
     AnyConfig,
@@ -161,7 +161,15 @@ def build_shared_topology(config: FederationConfig) -> Topology:
     plan_outputs: dict[str, Any] = {}
     if config.plan_path.enabled:
         plan = config.plan_path
-        plan_assumer = PlanAssumerRole("plan-assumer", PlanAssumerRoleArgs(config=config, provider=shared_provider))
+        plan_assumer = PlanAssumerRole(
+            "plan-assumer",
+            PlanAssumerRoleArgs(
+                config=config,
+                provider=shared_provider,
+                extra_trust_statements=documents.oidc_plan_statements(config),
+                trusted_providers=list(assumer.oidc_providers.values()),
+            ),
+        )
         plan_facts = PlanFacts(
             plan_doer_name=plan.doer.name,
             plan_doer_path=plan.doer.path,

@@ -26,6 +26,8 @@ class PlanAssumerRoleArgs:
     provider: aws.Provider
     # Further trust statements (pull-request CI identities), built by the CI side of the program.
     extra_trust_statements: Sequence[dict[str, Any]] = field(default_factory=tuple)
+    # IAM refuses a trust naming a Federated principal that does not exist yet: the OIDC providers come first.
+    trusted_providers: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
 
 class PlanAssumerRole(pulumi.ComponentResource):
@@ -43,7 +45,7 @@ class PlanAssumerRole(pulumi.ComponentResource):
             assume_role_policy=json.dumps(documents.plan_assumer_trust(config, args.extra_trust_statements)),
             description="Plan path: read-only permission sets and pull-request CI; assumes plan doers and the state "
             "reader only.",
-            opts=child_options(self, args.provider),
+            opts=child_options(self, args.provider, depends_on=list(args.trusted_providers)),
         )
         aws.iam.RolePolicy(
             f"{name}-assume-only",

@@ -166,7 +166,7 @@ def applies(node: Node, target: Target) -> bool:
     if node.service:
         return target.kind == "assume"  # a service principal only assumes roles
     if node.principal.federated is not None:
-        return target.kind in ("assume", "assume-state")  # so does a web identity token
+        return target.kind in ("assume", "assume-state", "assume-plan", "assume-reader")  # so does a web identity token
     if target.same_account_only:
         return node.account.id == target.owner_account  # IAM calls act in the caller's own account
     return True
@@ -219,6 +219,8 @@ def plan_expected(config: FederationConfig, node: Node, target: Target) -> bool 
         # A plan doer with a policy the plan cannot read is modelled as an administrator of its account (a risk taken).
         return node.kind == "plan-doer" and "plan-doer-unverified-policy" in config.risks
     if target.key == "assume:plan-assumer":
+        if node.kind == "oidc-plan":
+            return True  # a token of a configured plan subject (a pull request)
         return node.kind in ("sso", "sso-plan") and permission_set_of(node) in config.plan_path.permission_sets
     if target.kind == "assume-plan":
         return node.kind == "plan-assumer"  # a plan doer: the plan assumer's sessions only

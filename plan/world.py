@@ -631,9 +631,12 @@ class World:
                 principal = Principal(key, arns[trust.name], context=claims, federated=arns[trust.name])
                 if what == "apply":
                     self._add(Node(key, "oidc", self.shared, principal, ROOT))
+                elif what == "plan":
+                    # A pull request's token: a plan identity when the plan path trusts it, nobody otherwise.
+                    owner = PLAN_ANY if self.config.plan_path.enabled else outsider.id
+                    self._add(Node(key, "oidc-plan", outsider, principal, owner))
                 else:
-                    kind = "oidc-plan" if what == "plan" else "oidc-other"
-                    self._add(Node(key, kind, outsider, principal, outsider.id))
+                    self._add(Node(key, "oidc-other", outsider, principal, outsider.id))
 
     def _all_roles(self) -> list[RoleModel]:
         return [*self.model.roles.values(), *self.bootstrap_roles.values()]

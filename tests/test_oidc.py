@@ -524,3 +524,30 @@ def test_the_gitlab_pipeline_plans_with_the_plan_identity_and_applies_with_the_a
     # The sub GitLab gives a default-branch job, and a merge request's source branch.
     assert _admitted("gitlab", "project_path:acme/infra:ref_type:branch:ref:main", audience, documented_model)
     assert not _admitted("gitlab", "project_path:acme/infra:ref_type:branch:ref:fix", audience, documented_model)
+
+
+def test_pull_request_tokens_reach_the_plan_assumer_and_nothing_that_writes() -> None:
+    # The plan path trusted by a pull request's token alone (no read-only permission set): the trust of the plan
+    # assumer holds the plan subjects, the assumer's only the apply subjects, and the plan proves the token reads.
+    section = section_with(github(), plan_path={"enabled": True})
+    run = run_section(section)
+    (plan_assumer,) = [r for r in run.by_type("aws:iam/role:Role") if r.name == "plan-assumer-role"]
+    trust = doc(plan_assumer.inputs["assumeRolePolicy"])
+    federated = [s for s in trust["Statement"] if "Federated" in s["Principal"]]
+    assert [s["Condition"]["StringLike"] for s in federated] == [
+        {"token.actions.githubusercontent.com:sub": ["repo:acme/infra:pull_request"]}
+    ]
+    assert federated[0]["Action"] == "sts:AssumeRoleWithWebIdentity"
+    (provider,) = run.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert provider.urn in plan_assumer.dependencies
+    config = config_of(section)
+    matrix = access_matrix(config, iam_model(run))
+    escalation = analyse(config, matrix)
+    assert matrix.mismatches == [] and escalation.failures == []
+    assert matrix.cell("oidc:github(plan)", "assume:plan-assumer").actual
+    assert not matrix.cell("oidc:github(plan)", "assume:assumer").actual
+    assert not matrix.cell("oidc:github(apply)", "assume:plan-assumer").actual
+    reach = escalation.reaches["oidc:github(plan)"]
+    assert "plan-assumer" in reach.hops
+    assert not [h for h in reach.hops if h.startswith(("doer@", "assumer", "state-mgmt["))]
+    assert not [a for a in reach.assets if a.startswith(("state-write", "lock-write", "write:"))]
