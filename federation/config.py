@@ -435,10 +435,11 @@ class SessionSettings(_Model):
 class ProviderSettings(_Model):
     """How each account's provider gets credentials in that account."""
 
-    mode: Literal["bootstrap", "doer"] = Field(
+    mode: Literal["bootstrap", "doer", "plan"] = Field(
         "bootstrap",
         description="bootstrap: assume bootstrap_role_name (first run, management credentials); "
-        "doer: assume the account's doer role (CI and workstations, assumer credentials).",
+        "doer: assume the account's doer role (CI and workstations, assumer credentials); "
+        "plan: assume the account's plan doer, for `pulumi preview` with the plan identity (plan_path.enabled).",
     )
     bootstrap_role_name: RoleName = "OrganizationAccountAccessRole"
     session_name: SessionName = "iam-federation-pulumi"
@@ -772,6 +773,8 @@ class FederationConfig(_Model):
                 problems.append(f"{key}.name = {role.name!r}: same name as {by_name[role.name]}.name")
             by_name[role.name] = key
         problems += self._plan_path_problems()
+        if self.providers.mode == "plan" and not self.plan_path.enabled:
+            problems.append("providers.mode = 'plan': needs plan_path.enabled (the plan doers it assumes)")
         if self.providers.mode == "bootstrap" and self.providers.bootstrap_role_name in by_name:
             problems.append(
                 f"providers.bootstrap_role_name = {self.providers.bootstrap_role_name!r}: "
@@ -921,6 +924,8 @@ class MemberConfig(_Model):
     @model_validator(mode="after")
     def _accounts_are_distinct(self) -> MemberConfig:
         problems = _duplicate_accounts(self.accounts) + self.plan_path.problems()
+        if self.providers.mode == "plan" and not self.plan_path.enabled:
+            problems.append("providers.mode = 'plan': needs plan_path.enabled (the plan doers it assumes)")
         if self.stack.kind != "member":
             problems.append(f"stack.kind = {self.stack.kind!r}: expected 'member'")
         problems += _stack_size_problems(self.stack, len(self.accounts))

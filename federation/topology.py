@@ -42,16 +42,24 @@ class Topology:
 
 
 def _providers(
-    accounts: list[Account], *, region: str, settings: ProviderSettings, tags: dict[str, str], shared: SharedFacts
+    accounts: list[Account],
+    *,
+    region: str,
+    settings: ProviderSettings,
+    tags: dict[str, str],
+    shared: SharedFacts,
+    plan_doer: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None,
 ) -> dict[str, aws.Provider]:
+    # providers.mode = plan: `pulumi preview` with the plan identity, which may assume plan doers only.
+    path, name = plan_doer if settings.mode == "plan" and plan_doer else (shared.doer_path, shared.doer_name)
     return {
         account.name: account_provider(
             account=account,
             region=region,
             settings=settings,
             tags=tags,
-            doer_path=shared.doer_path,
-            doer_name=shared.doer_name,
+            doer_path=path,
+            doer_name=name,
             source_identity=_provider_source_identity(settings, shared.require_source_identity),
         )
         for account in accounts
@@ -134,7 +142,12 @@ def build_shared_topology(config: FederationConfig) -> Topology:
         require_source_identity=config.sessions.require_source_identity,
     )
     providers = _providers(
-        config.all_accounts, region=config.region, settings=config.providers, tags=config.tags, shared=facts
+        config.all_accounts,
+        region=config.region,
+        settings=config.providers,
+        tags=config.tags,
+        shared=facts,
+        plan_doer=(config.plan_path.doer.path, config.plan_path.doer.name),
     )
     shared_provider = providers[config.shared_account.name]
     assumer = AssumerRole("assumer", AssumerRoleArgs(config=config, provider=shared_provider))
@@ -225,8 +238,18 @@ def build_member_topology(config: MemberConfig) -> Topology:
         # get_output: a shared stack deployed before this key existed requires none.
         require_source_identity=pulumi.Output.from_input(shared.get_output("require_source_identity")).apply(bool),
     )
+    plan_doer = (
+        (shared.require_output("plan_doer_role_path"), shared.require_output("plan_doer_role_name"))
+        if config.providers.mode == "plan"
+        else None
+    )
     providers = _providers(
-        config.accounts, region=config.region, settings=config.providers, tags=config.tags, shared=facts
+        config.accounts,
+        region=config.region,
+        settings=config.providers,
+        tags=config.tags,
+        shared=facts,
+        plan_doer=plan_doer,
     )
     doers = _doer_roles(config.accounts, providers, config.roles.doer, facts)
     plan_doers: dict[str, PlanDoerRole] = {}

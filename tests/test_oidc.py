@@ -488,7 +488,8 @@ def test_the_github_workflow_plans_with_the_plan_identity_and_applies_with_the_a
     assert jobs["plan"]["if"] == "github.event_name == 'pull_request'"
     assert "github.ref == 'refs/heads/main'" in jobs["apply"]["if"]
     plan, apply = _steps_text(jobs["plan"]), _steps_text(jobs["apply"])
-    assert '"command": "preview"' in plan and "terragrunt run --all --non-interactive -- plan" in plan
+    assert "iam-federation:providers.mode plan" in plan and "pulumi preview --stack" in plan
+    assert "TG_PLAN=1 terragrunt run --all --non-interactive -- plan" in plan
     assert '"command": "up"' in apply and "terragrunt run --all --non-interactive -- apply" in apply
     assert "make plan STACK=shared" in plan
     assert '"command": "up"' not in plan and "-- apply" not in plan
@@ -517,9 +518,11 @@ def test_the_gitlab_pipeline_plans_with_the_plan_identity_and_applies_with_the_a
     assert apply["variables"]["AWS_ROLE_ARN"] == ASSUMER_ARN
     assert plan["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
     assert apply["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
-    assert any(line.startswith("pulumi preview ") for line in plan["script"])
+    script = plan["script"]
+    mode = script.index('pulumi config set --stack "$PULUMI_STACK" iam-federation:providers.mode plan')
+    assert script[mode + 1].startswith("pulumi preview ")
     assert any(line.startswith("pulumi up ") and "--yes" in line for line in apply["script"])
-    assert "cd live && terragrunt run --all --non-interactive -- plan" in plan["script"]
+    assert "cd live && TG_PLAN=1 terragrunt run --all --non-interactive -- plan" in plan["script"]
     assert "cd live && terragrunt run --all --non-interactive -- apply" in apply["script"]
     # The sub GitLab gives a default-branch job, and a merge request's source branch.
     assert _admitted("gitlab", "project_path:acme/infra:ref_type:branch:ref:main", audience, documented_model)

@@ -707,3 +707,16 @@ def test_names_are_derived_from_config(config: FederationConfig) -> None:
     assert names.plan_assumer_arn(config) == PLAN_ASSUMER
     assert names.state_reader_arn(config) == STATE_READER
     assert names.plan_doer_arns(config)["prod"] == plan_doer_arn("prod")
+
+
+def test_provider_mode_plan_previews_through_the_plan_doers() -> None:
+    # `pulumi preview` with the plan identity: every account's provider assumes that account's plan doer, which the
+    # plan assumer may assume and which can read but not write.
+    run = run_section(plan_section(providers={"mode": "plan"}))
+    providers = {r.name: r for r in run.by_type("pulumi:providers:aws")}
+    for name, account in (("shared", SHARED_ID), ("dev", "222222222222")):
+        (assume,) = json.loads(providers[f"aws-{name}"].inputs["assumeRoles"])
+        assert assume["roleArn"] == f"arn:aws:iam::{account}:role/infrastructure-plan-doer-role"
+    with pytest.raises(ConfigError) as refused:
+        config_of(with_changes(example_section(), providers={"mode": "plan"}))
+    assert "providers.mode = 'plan': needs plan_path.enabled" in str(refused.value)
