@@ -507,7 +507,8 @@ class World:
                 key = f"{kind}@{account.name}"
                 principal = self._principal(key, f"{arn}/{kind}", account, ((kind, document),))
                 self._add(Node(key, kind, account, principal, self._owner(account, is_root)))
-            if account.kind == "application" and config.sso.permission_sets:
+            # (Not where the SSO roles are trusted: that role is the configured sso: node itself.)
+            if account.kind == "application" and config.sso.permission_sets and account.id != config.sso_account_id:
                 ps = config.sso.permission_sets[0]
                 key = f"sso:{ps}@{account.name}"
                 self._add(
