@@ -20,15 +20,15 @@ from plan.runner import stack_name_of
 from plan.stacks import select_stacks
 
 
-def load_target(path: Path) -> Target:
+def load_target(path: Path, plan_path: bool = False) -> Target:
     """The chain a stack file describes; a member stack reads its shared stack's file, as `make plan` does."""
     selection = select_stacks(path.parent, stack_name_of(path))
     shared = selection.shared
     assert not isinstance(shared.config, MemberConfig)  # a selection's base is a shared or complete stack
     if not selection.members:
-        return target_of(shared.name, shared.config)
+        return target_of(shared.name, shared.config, plan_path=plan_path)
     member = selection.members[-1]
-    return target_of(member.name, member.config, shared.config, shared.name)
+    return target_of(member.name, member.config, shared.config, shared.name, plan_path=plan_path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     doctor.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml in the current directory")
     doctor.add_argument("--stack-file", type=Path, help="the stack file to read instead (its name gives the stack)")
     doctor.add_argument("--profile", help="AWS profile to start from (default: AWS_PROFILE, then the default chain)")
+    doctor.add_argument(
+        "--plan-path",
+        action="store_true",
+        help="check the read-only chain: plan assumer, plan doers, state reader (iam-federation:plan_path)",
+    )
     args = parser.parse_args(argv)
 
     if args.stack is None and args.stack_file is None:
@@ -54,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        target = load_target(path)
+        target = load_target(path, plan_path=args.plan_path)
     except ConfigError as error:  # each problem already names its stack file
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -62,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {path}: {error}", file=sys.stderr)
         return 2
 
-    print(f"doctor of stack '{target.stack}' ({path}): region {target.region}, {len(target.accounts)} account(s)")
+    chain = " (plan path)" if args.plan_path else ""
+    print(
+        f"doctor of stack '{target.stack}'{chain} ({path}): region {target.region}, {len(target.accounts)} account(s)"
+    )
     checks = run_checks(target, Boto3Aws(args.profile, target.region))
     print(render(checks))
     return exit_code(checks)

@@ -16,7 +16,14 @@ from enum import StrEnum
 from typing import Any, Literal, Protocol, TypeVar
 
 from federation.config import AnyConfig, FederationConfig, MemberConfig
-from federation.names import assumer_arn, doer_arns, state_mgmt_arn
+from federation.names import (
+    assumer_arn,
+    doer_arns,
+    plan_assumer_arn,
+    plan_doer_arns,
+    state_mgmt_arn,
+    state_reader_arn,
+)
 
 Status = Literal["ok", "fail", "skip"]
 S = TypeVar("S")
@@ -149,9 +156,16 @@ class Target:
 
 
 def target_of(
-    stack: str, config: AnyConfig, shared: FederationConfig | None = None, shared_stack: str | None = None
+    stack: str,
+    config: AnyConfig,
+    shared: FederationConfig | None = None,
+    shared_stack: str | None = None,
+    plan_path: bool = False,
 ) -> Target:
-    """The chain of a stack. A member stack passes its shared stack's config and name: roles and backend are there."""
+    """The chain of a stack. A member stack passes its shared stack's config and name: roles and backend are there.
+
+    plan_path: the read-only chain instead (plan assumer, plan doers, state reader), with the same read-only probes.
+    """
     if isinstance(config, MemberConfig):
         if shared is None or shared_stack is None:
             raise ValueError(f"stack {stack!r} is a member stack: pass its shared stack's config")
@@ -160,7 +174,9 @@ def target_of(
         organization = shared.model_copy(update={"accounts": list(config.accounts)})
     else:
         base, base_stack, organization = config, stack, config
-    arns = doer_arns(organization)
+    if plan_path and not base.plan_path.enabled:
+        raise ValueError(f"stack {base_stack!r} has no plan path (iam-federation:plan_path.enabled is false)")
+    arns = plan_doer_arns(organization) if plan_path else doer_arns(organization)
     accounts = tuple(
         AccountTarget(a.name, a.id, arns[a.name], base_stack if a.id == base.shared_account.id else stack)
         for a in config.all_accounts
@@ -171,17 +187,17 @@ def target_of(
         region=config.region,
         backend_region=base.region,
         organization_id=base.organization_id,
-        assumer_arn=assumer_arn(base),
-        doer_name=base.roles.doer.name,
-        state_mgmt_arn=state_mgmt_arn(base),
+        assumer_arn=plan_assumer_arn(base) if plan_path else assumer_arn(base),
+        doer_name=base.plan_path.doer.name if plan_path else base.roles.doer.name,
+        state_mgmt_arn=state_reader_arn(base) if plan_path else state_mgmt_arn(base),
         bucket=base.bucket_name,
         lock_table=base.lock_table_name,
         state_from_doer=base.state_backend.state_mgmt_trusts_doers,
-        permission_sets=tuple(base.sso.permission_sets),
+        permission_sets=tuple(base.plan_path.permission_sets if plan_path else base.sso.permission_sets),
         sso_account_id=base.sso_account_id,
         sso_session_name=base.sso.session_name,
-        instance_profile_name=base.ci.instance_profile_name,
-        extra_trusted_arns=tuple(base.ci.extra_trusted_principal_arns),
+        instance_profile_name="" if plan_path else base.ci.instance_profile_name,
+        extra_trusted_arns=() if plan_path else tuple(base.ci.extra_trusted_principal_arns),
         accounts=accounts,
     )
 

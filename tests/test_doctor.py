@@ -806,3 +806,35 @@ def test_unreadable_stack_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFix
     }
     assert cli.main(["doctor", "--stack-file", str(write_stack(tmp_path, "m", member))]) == 2
     assert "no shared or complete stack file Pulumi.gone.yaml" in capsys.readouterr().err
+
+
+def test_the_plan_path_chain_is_walked_read_only(
+    stubs: Stubs, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A read-only permission set walks the plan assumer, each plan doer and the state reader, with the same probes.
+    section = {**SECTION, "iam-federation:plan_path": {"enabled": True, "permission_sets": ["AWSReadOnlyAccess"]}}
+    stack = write_stack(tmp_path, "org", section)
+    plan_assumer = f"arn:aws:iam::{SHARED}:role/infrastructure-plan-assumer-role"
+    reader = f"arn:aws:iam::{SHARED}:role/state-reader-role"
+    stubs.whoami(f"arn:aws:sts::{SHARED}:assumed-role/AWSReservedSSO_AWSReadOnlyAccess_0123456789abcdef/bob")
+    stubs.assume(plan_assumer)
+    for account in (SHARED, DEV):
+        stubs.assume(f"arn:aws:iam::{account}:role/infrastructure-plan-doer-role")
+    for account in (SHARED, DEV):
+        stubs.assume(reader, tag=account)
+        listing = {"Bucket": BUCKET, "Prefix": f"{account}/", "MaxKeys": 1}
+        stubs.stubbers["s3"].add_response("list_objects_v2", {"KeyCount": 0, "Name": BUCKET}, listing)
+        item = {"TableName": TABLE, "Key": {"LockID": {"S": f"{BUCKET}/{account}/doctor-probe"}}}
+        stubs.stubbers["dynamodb"].add_response("get_item", {}, item)
+    run = doctor(capsys, "--stack-file", str(stack), "--plan-path")
+    assert run.code == 0, run.lines
+    assert run["assumer"].detail == plan_assumer
+    assert run.marks[f"doer of dev ({DEV})"] == "✓"
+    assert run.marks["lock table for dev"] == "✓"
+
+
+def test_the_plan_path_of_a_stack_without_one_is_a_clear_error(
+    stack_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["doctor", "--stack-file", str(stack_file), "--plan-path"]) == 2
+    assert "has no plan path (iam-federation:plan_path.enabled is false)" in capsys.readouterr().err
