@@ -323,6 +323,10 @@ def _subject_problem(provider: str, subject: str, apply: bool) -> str | None:
     if provider == "generic":
         if _WILDCARD.match(subject) or len(_WILDCARD.split(subject, 1)[0]) < 2:
             return "a leading wildcard lets any subject of the issuer in; start with the fixed part of the subject"
+        # Issuers put the owner (organization, project, repository) before the last ':' segment: a wildcard there
+        # lets other owners in (repo:*:pull_request, organization:*:...).
+        if ":" in subject and _WILDCARD.search(subject.rsplit(":", 1)[0]):
+            return "a wildcard before the last ':' segment lets other owners or repositories in; name them exactly"
     else:
         pattern, forms, prefix = (
             (_GITHUB_SUBJECT, _GITHUB_FORMS, "repo:")
@@ -367,6 +371,11 @@ def _oidc_problems(trusts: list[OidcTrust], shared_account_id: str) -> list[str]
             )
         if trust.provider == "generic" and not trust.issuer_url:
             problems.append(f"{key}.issuer_url: required for provider 'generic'")
+        if trust.provider == "generic" and trust.issuer_url and (github_issuer or issuer == GITLAB_ISSUER):
+            problems.append(
+                f"{key}.issuer_url = {trust.issuer_url!r}: GitHub's and gitlab.com's tokens take provider 'github' or "
+                "'gitlab', whose repository rules a generic trust would skip"
+            )
         if trust.provider != "github" and not trust.audience:
             problems.append(f"{key}.audience: required for provider {trust.provider!r} (the aud the CI job requests)")
         if trust.provider_arn:

@@ -189,10 +189,16 @@ def plan_doer_trust(plan_assumer_arn: str) -> PolicyDocument:
     return plan_policies.plan_doer_trust_policy(plan_assumer_arn=plan_assumer_arn)
 
 
-def plan_doer_guard(state_reader_arn: str, trust_plan_doers: bool) -> PolicyDocument:
+def plan_doer_guard(
+    state_reader_arn: str, trust_plan_doers: bool, runner_tag: tuple[str, str] | None = None
+) -> PolicyDocument:
     return plan_policies.plan_doer_guard_policy(
-        state_reader_arn=state_reader_arn, state_reader_allowed=trust_plan_doers
+        state_reader_arn=state_reader_arn, state_reader_allowed=trust_plan_doers, runner_tag=runner_tag
     )
+
+
+def runner_tag(config: FederationConfig) -> tuple[str, str]:
+    return (config.ci.runner_tag_key, config.ci.runner_tag_value)
 
 
 def state_reader_trust(config: FederationConfig) -> PolicyDocument:
@@ -228,7 +234,7 @@ def plan_documents(config: FederationConfig, kms_key_arn: str | None = None) -> 
         "plan assumer inline policy": plan_assumer_permissions(config),
         "plan doer trust policy": plan_doer_trust(names.plan_assumer_arn(config)),
         "plan doer inline policy": plan_doer_guard(
-            names.state_reader_arn(config), config.state_backend.state_mgmt_trusts_doers
+            names.state_reader_arn(config), config.state_backend.state_mgmt_trusts_doers, runner_tag(config)
         ),
         "state-reader trust policy": state_reader_trust(config),
         "state-reader inline policy": state_reader_permissions(config, kms_key_arn),

@@ -92,12 +92,23 @@ def _doer_roles(
 
 
 def _plan_doer_roles(
-    accounts: list[Account], providers: dict[str, aws.Provider], policies: PlanDoerPolicies, plan: PlanFacts
+    accounts: list[Account],
+    providers: dict[str, aws.Provider],
+    policies: PlanDoerPolicies,
+    plan: PlanFacts,
+    runners: tuple[str, tuple[str, str]] | None = None,
 ) -> dict[str, PlanDoerRole]:
+    """runners: the account the CI runners live in (the shared account) and the tag that marks them."""
     return {
         account.name: PlanDoerRole(
             f"plan-doer-{account.name}",
-            PlanDoerRoleArgs(account=account, policies=policies, provider=providers[account.name], plan=plan),
+            PlanDoerRoleArgs(
+                account=account,
+                policies=policies,
+                provider=providers[account.name],
+                plan=plan,
+                runner_tag=runners[1] if runners and runners[0] == account.id else None,
+            ),
         )
         for account in accounts
     }
@@ -190,7 +201,8 @@ def build_shared_topology(config: FederationConfig) -> Topology:
             state_reader_arn=names.state_reader_arn(config),
             state_reader_trusts_plan_doers=config.state_backend.state_mgmt_trusts_doers,
         )
-        plan_doers = _plan_doer_roles(config.all_accounts, providers, plan.doer, plan_facts)
+        runners = (config.shared_account.id, documents.runner_tag(config))
+        plan_doers = _plan_doer_roles(config.all_accounts, providers, plan.doer, plan_facts, runners)
         assert backend.state_reader_role is not None  # the backend builds it whenever the plan path is on
         plan_outputs = {
             "plan_assumer_role_arn": plan_assumer.role.arn,

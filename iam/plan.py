@@ -74,6 +74,8 @@ class PlanDoerRoleArgs:
     policies: PlanDoerPolicies
     provider: aws.Provider
     plan: PlanFacts
+    # The shared account's plan doer, where the runners live: the tag that marks their secrets.
+    runner_tag: tuple[str, str] | None = None
 
 
 class PlanDoerRole(pulumi.ComponentResource):
@@ -104,7 +106,9 @@ class PlanDoerRole(pulumi.ComponentResource):
             f"{name}-guard",
             role=self.role.name,
             name="plan-only",
-            policy=policy_json(documents.plan_doer_guard, plan.state_reader_arn, plan.state_reader_trusts_plan_doers),
+            policy=policy_json(
+                documents.plan_doer_guard, plan.state_reader_arn, plan.state_reader_trusts_plan_doers, args.runner_tag
+            ),
             opts=child_options(self, args.provider, **keep),
         )
         self.register_outputs({})

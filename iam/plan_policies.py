@@ -110,14 +110,57 @@ def plan_doer_trust_policy(*, plan_assumer_arn: str) -> PolicyDocument:
     return {"Version": VERSION, "Statement": [statement]}
 
 
-def plan_doer_guard_policy(*, state_reader_arn: str, state_reader_allowed: bool) -> PolicyDocument:
+# Actions ReadOnlyAccess grants that are not reads in effect: receiving a message hides it (and feeds dead-letter
+# queues), some "Get"s mint credentials or return passwords, a query or a live tail costs and streams others' logs.
+EFFECTFUL_READ_ACTIONS = [
+    "sqs:ReceiveMessage",
+    "cognito-identity:GetOpenIdToken",
+    "cognito-identity:GetOpenIdTokenForDeveloperIdentity",
+    "cognito-identity:GetCredentialsForIdentity",
+    "gamelift:GetComputeAccess",
+    "gamelift:GetInstanceAccess",
+    "ec2:GetPasswordData",
+    "connect:GetFederationToken",
+    "logs:StartLiveTail",
+]
+# What would hand a reader the CI runners' secrets (user data with registration tokens, console output, launch
+# templates, parameters): denied on resources carrying the runner tag, in the account where the runners live.
+RUNNER_SECRET_ACTIONS = [
+    "ec2:DescribeInstanceAttribute",
+    "ec2:GetConsoleOutput",
+    "ec2:GetConsoleScreenshot",
+    "ec2:GetLaunchTemplateData",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+    "ssm:GetParameterHistory",
+]
+
+
+def plan_doer_guard_policy(
+    *, state_reader_arn: str, state_reader_allowed: bool, runner_tag: tuple[str, str] | None = None
+) -> PolicyDocument:
     """The plan doer's inline policy: its way to the state reader, and the denies that keep it from writing.
 
     The denies hold whatever managed policies the plan doer carries: no IAM write (so no way to create, edit or take
     over a role, or to pass one to a service), and no role but the state reader (so no way into a doer, state-mgmt
     or any role that happens to trust the account). state_reader_allowed mirrors the state reader's trust (the
-    Terragrunt iam_role chain): when it does not trust plan doers, the way is denied too.
+    Terragrunt iam_role chain): when it does not trust plan doers, the way is denied too. runner_tag (the shared
+    account's plan doer, where the runners live): no reading of the runners' configuration or parameters.
     """
+    runner = (
+        [
+            {
+                "Sid": "NoRunnerSecrets",
+                "Effect": "Deny",
+                "Action": RUNNER_SECRET_ACTIONS,
+                "Resource": "*",
+                "Condition": {"StringEquals": {f"aws:ResourceTag/{runner_tag[0]}": runner_tag[1]}},
+            }
+        ]
+        if runner_tag
+        else []
+    )
     return {
         "Version": VERSION,
         "Statement": [
@@ -129,5 +172,7 @@ def plan_doer_guard_policy(*, state_reader_arn: str, state_reader_allowed: bool)
             },
             {"Sid": "NoOtherRoles", "Effect": "Deny", "Action": ASSUME_ACTIONS, "NotResource": state_reader_arn},
             {"Sid": "NoIamWrites", "Effect": "Deny", "Action": IAM_WRITE_ACTIONS, "Resource": "*"},
+            {"Sid": "NoEffectfulReads", "Effect": "Deny", "Action": EFFECTFUL_READ_ACTIONS, "Resource": "*"},
+            *runner,
         ],
     }

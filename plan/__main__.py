@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     risks = f" (named risks: {', '.join(sorted(escalation.risks))})" if escalation.risks else ""
     print(f"OK: no principal outside the trust root reaches beyond its own account's state{risks}")
     if organization.plan_path.enabled:
-        print("OK: plan identities reach reads of state and nothing else (no write, no doer), in any number of steps")
+        print("OK: plan identities write nothing and reach no apply role, in any number of steps")
     return 0
 
 

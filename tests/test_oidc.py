@@ -488,7 +488,10 @@ def test_the_github_workflow_plans_with_the_plan_identity_and_applies_with_the_a
     assert jobs["plan"]["if"] == "github.event_name == 'pull_request'"
     assert "github.ref == 'refs/heads/main'" in jobs["apply"]["if"]
     plan, apply = _steps_text(jobs["plan"]), _steps_text(jobs["apply"])
-    assert "iam-federation:providers.mode plan" in plan and "pulumi preview --stack" in plan
+    # A pull request gets no Pulumi Cloud token (an organization token could rewrite any stack's state).
+    uses = {name: [str(step.get("uses", "")) for step in job["steps"]] for name, job in jobs.items()}
+    assert not [u for u in uses["plan"] if u.startswith("pulumi/")] and "pulumi preview" not in plan
+    assert "pulumi/auth-actions@v1" in uses["apply"]
     assert "TG_PLAN=1 terragrunt run --all --non-interactive -- plan" in plan
     assert '"command": "up"' in apply and "terragrunt run --all --non-interactive -- apply" in apply
     assert "make plan STACK=shared" in plan
@@ -508,19 +511,21 @@ def test_the_gitlab_pipeline_plans_with_the_plan_identity_and_applies_with_the_a
     audience = template["id_tokens"]["AWS_ID_TOKEN"]["aud"]
     (trust,) = [t for t in documented_ci()["oidc"] if t["provider"] == "gitlab"]
     assert audience == trust["audience"]
-    assert template["id_tokens"]["PULUMI_ID_TOKEN"]["aud"] == "urn:pulumi:org:acme"
     setup = "\n".join(template["before_script"])
     assert 'export AWS_WEB_IDENTITY_TOKEN_FILE="$CI_BUILDS_DIR/aws-web-identity-token"' in setup
-    assert "https://api.pulumi.com/api/oauth/token" in setup
+    # Only the default branch's job exchanges its token for a Pulumi Cloud (organization) token.
+    assert "PULUMI_ID_TOKEN" not in template["id_tokens"] and "PULUMI_ID_TOKEN" not in pipeline["plan"].get(
+        "id_tokens", {}
+    )
+    assert pipeline["apply"]["id_tokens"]["PULUMI_ID_TOKEN"]["aud"] == "urn:pulumi:org:acme"
+    assert "https://api.pulumi.com/api/oauth/token" in "\n".join(pipeline["apply"]["script"])
+    assert not [line for line in pipeline["plan"]["script"] if "pulumi" in line]
     plan, apply = pipeline["plan"], pipeline["apply"]
     assert plan["extends"] == apply["extends"] == ".oidc"
     assert plan["variables"]["AWS_ROLE_ARN"] == PLAN_ASSUMER_ARN
     assert apply["variables"]["AWS_ROLE_ARN"] == ASSUMER_ARN
     assert plan["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
     assert apply["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
-    script = plan["script"]
-    mode = script.index('pulumi config set --stack "$PULUMI_STACK" iam-federation:providers.mode plan')
-    assert script[mode + 1].startswith("pulumi preview ")
     assert any(line.startswith("pulumi up ") and "--yes" in line for line in apply["script"])
     assert "cd live && TG_PLAN=1 terragrunt run --all --non-interactive -- plan" in plan["script"]
     assert "cd live && terragrunt run --all --non-interactive -- apply" in apply["script"]
@@ -554,3 +559,30 @@ def test_pull_request_tokens_reach_the_plan_assumer_and_nothing_that_writes() ->
     assert "plan-assumer" in reach.hops
     assert not [h for h in reach.hops if h.startswith(("doer@", "assumer", "state-mgmt["))]
     assert not [a for a in reach.assets if a.startswith(("state-write", "lock-write", "write:"))]
+
+
+@pytest.mark.parametrize(
+    ("trust", "problem"),
+    [
+        (
+            {
+                "issuer_url": "https://token.actions.githubusercontent.com",
+                "plan_subjects": ["repo:acme/infra:pull_request"],
+            },
+            "GitHub's and gitlab.com's tokens take provider 'github' or 'gitlab'",
+        ),
+        (
+            {
+                "issuer_url": "https://app.terraform.io",
+                "plan_subjects": ["organization:*:project:infra:run_phase:plan"],
+            },
+            "a wildcard before the last ':' segment lets other owners or repositories in",
+        ),
+    ],
+)
+def test_a_generic_trust_cannot_skip_the_repository_rules(trust: dict[str, Any], problem: str) -> None:
+    generic = {"name": "ci", "provider": "generic", "audience": "aws", **trust}
+    with pytest.raises(ConfigError) as refused:
+        config_of(section_with(generic))
+    assert problem in str(refused.value)
+    assert "iam-federation:ci.oidc[0]" in str(refused.value)

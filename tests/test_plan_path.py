@@ -236,6 +236,18 @@ def test_the_plan_doers_guard_denies_iam_writes_and_every_other_role(run: Progra
     assert "iam:PassRole" in writes["Action"]
     # Reads stay allowed: terraform plan refreshes IAM resources.
     assert not any(re.fullmatch(p.replace("*", ".*"), "iam:GetRole") for p in writes["Action"])
+    # ReadOnlyAccess grants "reads" that act: receiving hides a message, some Gets mint credentials or passwords.
+    effectful = guard["NoEffectfulReads"]
+    assert effectful["Effect"] == "Deny" and effectful["Resource"] == "*"
+    assert {"sqs:ReceiveMessage", "cognito-identity:GetCredentialsForIdentity", "ec2:GetPasswordData"} <= set(
+        effectful["Action"]
+    )
+    # The runners live in the shared account: only its plan doer carries the deny on their secrets.
+    assert "NoRunnerSecrets" not in guard
+    shared = statements(policy_of(run, "plan-doer-shared-guard"))
+    runner = shared["NoRunnerSecrets"]
+    assert runner["Condition"] == {"StringEquals": {"aws:ResourceTag/iam-federation:runner": "true"}}
+    assert {"ec2:DescribeInstanceAttribute", "ec2:GetConsoleOutput", "ssm:GetParameter"} <= set(runner["Action"])
 
 
 def test_the_state_reader_trusts_like_state_mgmt_with_the_plan_roles(run: ProgramRun, config: FederationConfig) -> None:
