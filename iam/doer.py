@@ -49,6 +49,23 @@ def policy_json(build: Callable[..., PolicyDocument], *inputs: pulumi.Input[Any]
     return json.dumps(build(*inputs))
 
 
+def attach_managed_policies(
+    parent: pulumi.Resource,
+    name: str,
+    role: aws.iam.Role,
+    policy_arns: dict[str, str],
+    provider: aws.Provider,
+    **keep: object,
+) -> None:
+    """One attachment per configured policy, keyed by its key: reordering or adding one touches only that one."""
+    for key, policy_arn in sorted(policy_arns.items()):
+        aws.iam.RolePolicyAttachment(
+            f"{name}-{key}",
+            aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=policy_arn),
+            opts=child_options(parent, provider, **keep),
+        )
+
+
 class DoerRole(pulumi.ComponentResource):
     """Role trusted by the assumer only, with the configured managed policies attached."""
 
@@ -71,13 +88,7 @@ class DoerRole(pulumi.ComponentResource):
             description=f"Doer role of account {args.account.name}; trusted by the assumer role only.",
             opts=child_options(self, args.provider, **keep),
         )
-        # Keyed by the configured policy key, so reordering or adding a policy touches only that attachment.
-        for key, policy_arn in sorted(policies.managed_policy_arns.items()):
-            aws.iam.RolePolicyAttachment(
-                f"{name}-{key}",
-                aws.iam.RolePolicyAttachmentArgs(role=self.role.name, policy_arn=policy_arn),
-                opts=child_options(self, args.provider, **keep),
-            )
+        attach_managed_policies(self, name, self.role, policies.managed_policy_arns, args.provider, **keep)
         aws.iam.RolePolicy(
             f"{name}-state-access",
             role=self.role.name,

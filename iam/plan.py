@@ -16,7 +16,7 @@ import pulumi_aws as aws
 
 from federation import documents
 from federation.config import Account, FederationConfig, PlanDoerPolicies
-from iam.doer import policy_json
+from iam.doer import attach_managed_policies, policy_json
 from iam.providers import child_options
 
 
@@ -96,12 +96,7 @@ class PlanDoerRole(pulumi.ComponentResource):
             description=f"Plan doer of account {args.account.name}: reads only; trusted by the plan assumer only.",
             opts=child_options(self, args.provider, **keep),
         )
-        for key, policy_arn in sorted(policies.managed_policy_arns.items()):
-            aws.iam.RolePolicyAttachment(
-                f"{name}-{key}",
-                aws.iam.RolePolicyAttachmentArgs(role=self.role.name, policy_arn=policy_arn),
-                opts=child_options(self, args.provider, **keep),
-            )
+        attach_managed_policies(self, name, self.role, policies.managed_policy_arns, args.provider, **keep)
         aws.iam.RolePolicy(
             f"{name}-guard",
             role=self.role.name,

@@ -18,7 +18,7 @@ from iam.policies import (
     PolicyDocument,
     any_account_role_arn,
     assumer_statement,
-    sso_role_arn_patterns,
+    sso_trust_statement,
 )
 
 # Every IAM action that creates, changes or hands out an identity or its power (wildcards by verb, so a new IAM write
@@ -62,18 +62,8 @@ def plan_assumer_trust_policy(
     """
     statements: list[dict[str, Any]] = []
     if permission_sets:
-        patterns = [p for ps in permission_sets for p in sso_role_arn_patterns(sso_account_id, ps, partition)]
         statements.append(
-            {
-                "Sid": "SsoPlanPermissionSets",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{partition}:iam::{sso_account_id}:root"},
-                "Action": ASSUME_ACTIONS,
-                "Condition": {
-                    "ArnLike": {"aws:PrincipalArn": patterns},
-                    "StringEquals": {"aws:PrincipalOrgID": organization_id},
-                },
-            }
+            sso_trust_statement("SsoPlanPermissionSets", sso_account_id, permission_sets, organization_id, partition)
         )
     statements += [dict(statement) for statement in extra_statements]
     return {"Version": VERSION, "Statement": statements}

@@ -102,6 +102,23 @@ def oidc_trust_statements(
     return statements
 
 
+def sso_trust_statement(
+    sid: str, sso_account_id: str, permission_sets: list[str], organization_id: str, partition: str = "aws"
+) -> dict[str, Any]:
+    """Trust of the SSO roles of some permission sets: the SSO account, narrowed by role pattern and organization."""
+    patterns = [p for ps in permission_sets for p in sso_role_arn_patterns(sso_account_id, ps, partition)]
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{partition}:iam::{sso_account_id}:root"},
+        "Action": ASSUME_ACTIONS,
+        "Condition": {
+            "ArnLike": {"aws:PrincipalArn": patterns},
+            "StringEquals": {"aws:PrincipalOrgID": organization_id},
+        },
+    }
+
+
 def assumer_trust_policy(
     *,
     sso_account_id: str,
@@ -122,18 +139,8 @@ def assumer_trust_policy(
         }
     ]
     if permission_sets:
-        patterns = [p for ps in permission_sets for p in sso_role_arn_patterns(sso_account_id, ps, partition)]
         statements.append(
-            {
-                "Sid": "SsoPermissionSets",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{partition}:iam::{sso_account_id}:root"},
-                "Action": ASSUME_ACTIONS,
-                "Condition": {
-                    "ArnLike": {"aws:PrincipalArn": patterns},
-                    "StringEquals": {"aws:PrincipalOrgID": organization_id},
-                },
-            }
+            sso_trust_statement("SsoPermissionSets", sso_account_id, permission_sets, organization_id, partition)
         )
     if extra_principal_arns:
         statements.append(
