@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import shutil
 import sys
@@ -24,6 +25,7 @@ import pulumi
 
 from federation.config import ConfigError
 from federation.snippets import for_person, session_name_of
+from plan.checks import PlanInput, checks_text, run_checks
 from plan.escalation import analyse
 from plan.matrix import access_matrix
 from plan.model import iam_model
@@ -153,8 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"{target}: {error}")
 
     organization = selection.organization
-    matrix = access_matrix(organization, iam_model(*runs))
+    model = iam_model(*runs)
+    matrix = access_matrix(organization, model)
     escalation = analyse(organization, matrix)
+    checks = run_checks(PlanInput(selection=selection, runs=runs, model=model))
+    findings = [finding for found in checks.values() for finding in found]
     shown = _shown(selection, runs)
     names = {a.id: a.name for a in organization.all_accounts}
     print(_header(selection))
@@ -166,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     print(matrix_text(matrix))
     print()
     print(escalation_text(matrix, escalation))
+    print()
+    print(checks_text(checks))
 
     out.mkdir(parents=True, exist_ok=True)
     # An earlier plan's files to paste go first: they may name accounts since removed, or a failed plan's config.
@@ -173,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     (out / "aws-config").unlink(missing_ok=True)
     write_report(out / "report.json", stack, shown, matrix, escalation)
     (out / "trust-graph.mmd").write_text(mermaid(matrix))
-    written = ["report.json", "trust-graph.mmd"]
+    (out / "checks.json").write_text(
+        json.dumps({name: [f.as_dict() for f in found] for name, found in checks.items()}, indent=2) + "\n"
+    )
+    written = ["report.json", "checks.json", "trust-graph.mmd"]
     if not args.no_png:
         write_png(matrix, out / "trust-graph.png")
         written.append("trust-graph.png")
@@ -183,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     if escalation.failures:
         first = min(escalation.failures, key=lambda f: len(f.path))
         print(f"FAILED: {len(escalation.failures)} reach(es) beyond the promise, e.g. {first.path}")
-    if matrix.mismatches or escalation.failures:
+    if findings:
+        print(f"FAILED: {len(findings)} deployability finding(s), e.g. {findings[0].line()}")
+    if matrix.mismatches or escalation.failures or findings:
         return 1
     print(_write_handoff(out, runs, selection, args.who))
     print(f"OK: all {len(matrix.judged)} judged cells of the access matrix match the config's promise")
@@ -191,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"OK: no principal outside the trust root reaches beyond its own account's state{risks}")
     if organization.plan_path.enabled:
         print("OK: plan identities write nothing and reach no apply role, in any number of steps")
+    if checks:
+        print(f"OK: {len(checks)} deployability check(s) found nothing AWS, the provider or Terraform would refuse")
     return 0
 
 
