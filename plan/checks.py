@@ -70,3 +70,12 @@ def checks_text(results: dict[str, list[Finding]]) -> str:
         lines.append(f"  {name}: {'OK' if not findings else f'{len(findings)} finding(s)'}")
         lines += [f"    {finding.line()}" for finding in findings]
     return "\n".join(lines)
+
+
+def _deployer_keeps_control(plan: PlanInput) -> list[Finding]:
+    from plan import check_deployer  # imported when run: the check module imports Finding from here
+
+    return check_deployer.check(plan)
+
+
+CHECKS.append(("deployer-keeps-control", _deployer_keeps_control))

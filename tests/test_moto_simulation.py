@@ -118,9 +118,9 @@ def test_bucket_and_table_settings_read_back_from_moto(shared_world: Materialize
     sids = [s["Sid"] for s in json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])["Statement"]]
     assert sids == [
         "DenyInsecureTransport",
-        "DenyStateObjectsExceptStateMgmt",
-        "DenyListingExceptStateMgmt",
-        "DenyBucketConfigExceptDeployers",
+        "DenyBucketExceptNamedRoles",
+        "DenyStateObjectsExceptStateRoles",
+        "StateMgmtListsOnlyOnTheBucket",
         "DenyCustomerProvidedKeys",
         "DenyWrongEncryptionHeader",
     ]
