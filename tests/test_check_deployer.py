@@ -111,7 +111,7 @@ def test_the_key_stays_manageable_by_arn_alone(kms_section: dict[str, Any], kms_
     assert lockouts(config, model, kms_run) == []
     drop(model, "KeyAdministrationByArn")
     findings = lockouts(config, model, kms_run)
-    # The table too: DynamoDB asks KMS for kms:DescribeKey on the deployer's behalf, which only the admin statements give.
+    # The table too: DynamoDB asks KMS for kms:DescribeKey on the deployer's behalf; only the admin statements give it.
     assert {f.resource for f in findings} == {
         "state-backend-key",
         "state-backend-key-alias",

@@ -230,6 +230,7 @@ def test_hardened_backend_materializes_with_its_key_and_logging(worlds: MotoWorl
         policy = json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
         assert [s["Sid"] for s in policy["Statement"]] == [
             "KeyAdministration",
+            "KeyAdministrationByArn",
             "StateMgmtUse",
             "DynamoDbOnBehalfOfAdmins",
         ]
