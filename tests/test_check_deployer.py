@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from plan.checks import CHECKS
 from plan.evaluator import Request, evaluate
 from plan.model import IamModel, iam_model
 from plan.runner import ProgramRun
+from state_backend.policies import TABLE_POLICY_ACTIONS, TABLE_POLICY_WILDCARD
 from tests.conftest import config_of, example_section, run_section, with_changes
 from tests.test_plan_path import plan_section
 
@@ -139,3 +141,16 @@ def test_plan_mode_checks_reads_only_and_the_withheld_read_is_denied(
     findings = lockouts(config, model, kms_run)
     assert findings and all("providers.mode plan" in f.what and "read calls" in f.what for f in findings)
     assert {f.resource for f in findings} == {"state-backend-key"}
+
+
+def test_every_action_the_registered_table_policy_names_is_accepted_by_dynamodb(kms_run: ProgramRun) -> None:
+    """What the program sends in PutResourcePolicy (plan path and key on: every optional statement present)."""
+    (registration,) = kms_run.by_type("aws:dynamodb/resourcePolicy:ResourcePolicy")
+    document = json.loads(registration.inputs["policy"])
+    named = set()
+    for statement in document["Statement"]:
+        assert "NotAction" not in statement, statement["Sid"]
+        actions = statement["Action"]
+        named |= set(actions if isinstance(actions, list) else [actions])
+    assert named - set(TABLE_POLICY_ACTIONS) == {TABLE_POLICY_WILDCARD}
+    assert {s["Sid"] for s in document["Statement"]} >= {"StateReaderGetItemOnly", "PlanDoerReadsSettingsOnly"}
