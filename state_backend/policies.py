@@ -55,7 +55,6 @@ GUARDED_ITEM_ACTIONS = [
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
     "dynamodb:PartiQLSelect",
     "dynamodb:PartiQLInsert",
     "dynamodb:PartiQLUpdate",
@@ -71,8 +70,6 @@ GUARDED_TABLE_CONFIG_ACTIONS = [
     "dynamodb:DeleteResourcePolicy",
     "dynamodb:UpdateContinuousBackups",
     "dynamodb:UpdateTimeToLive",
-    "dynamodb:CreateTableReplica",
-    "dynamodb:DeleteTableReplica",
     "dynamodb:EnableKinesisStreamingDestination",
     "dynamodb:DisableKinesisStreamingDestination",
     "dynamodb:UpdateKinesisStreamingDestination",
@@ -80,11 +77,7 @@ GUARDED_TABLE_CONFIG_ACTIONS = [
     "dynamodb:UntagResource",
     # Copies of the items outside the table's policy: on-demand and AWS Backup backups, global tables.
     "dynamodb:CreateBackup",
-    "dynamodb:StartAwsBackupJob",
     "dynamodb:UpdateContributorInsights",
-    "dynamodb:CreateGlobalTable",
-    "dynamodb:UpdateGlobalTable",
-    "dynamodb:UpdateGlobalTableSettings",
 ]
 # Every object action (s3:* on the object ARNs): reading, writing, deleting versions, restoring, replicating into the
 # bucket, multipart uploads, retention bypass. Only state-mgmt may use them.
