@@ -10,6 +10,7 @@ in ``CHECKS`` below.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,3 +71,7 @@ def checks_text(results: dict[str, list[Finding]]) -> str:
         lines.append(f"  {name}: {'OK' if not findings else f'{len(findings)} finding(s)'}")
         lines += [f"    {finding.line()}" for finding in findings]
     return "\n".join(lines)
+
+
+# The checks, one line each (imported when they run: every check module imports Finding and PlanInput from here).
+CHECKS.append(("aws-accepts", lambda plan: importlib.import_module("plan.check_accepts").check(plan)))
