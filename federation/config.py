@@ -132,19 +132,19 @@ AccountId = Annotated[
 AccountName = Annotated[
     _Str, _matching(_ACCOUNT_NAME_RE, "2-32 characters of a-z, 0-9 and '-', starting with a letter")
 ]
-RoleName = Annotated[_Str, _matching(_ROLE_NAME_RE, "an IAM role name: 1-64 characters of [A-Za-z0-9_+=,.@-]")]
+RoleName = Annotated[_Str, _matching(_ROLE_NAME_RE, "an IAM role name: 1-64 characters of [A-Za-z0-9_+=,.@-] (ASCII)")]
 RolePath = Annotated[
     _Str,
-    _matching(_ROLE_PATH_RE, "an IAM path: '/' or '/segment/.../' of [A-Za-z0-9_+=,.@-]"),
+    _matching(_ROLE_PATH_RE, "an IAM path: '/' or '/segment/.../' of [A-Za-z0-9_+=,.@-] (ASCII)"),
     Field(max_length=ROLE_PATH_MAX),
 ]
-SessionName = Annotated[_Str, _matching(_SESSION_NAME_RE, "a role session name: 2-64 characters of [\\w+=,.@-]")]
+SessionName = Annotated[_Str, _matching(_SESSION_NAME_RE, "a role session name: 2-64 characters of [A-Za-z0-9_+=,.@-] (ASCII)")]
 PolicyArn = Annotated[_Str, _matching(_POLICY_ARN_RE, "an IAM policy ARN (arn:aws:iam::<aws|account id>:policy/...)")]
 PrincipalArn = Annotated[
     _Str, _matching(_PRINCIPAL_ARN_RE, "an IAM role or user ARN (arn:aws:iam::<account id>:role/...)")
 ]
 PermissionSetName = Annotated[
-    _Str, _matching(_PERMISSION_SET_RE, "a permission set name: 1-32 characters of [\\w+=,.@-]")
+    _Str, _matching(_PERMISSION_SET_RE, "a permission set name: 1-32 characters of [A-Za-z0-9_+=,.@-] (ASCII)")
 ]
 
 
@@ -332,6 +332,15 @@ _GITHUB_FORMS = (
 _GITLAB_FORM = "project_path:<group>/<project>:ref_type:<branch|tag>:ref:<ref>"
 
 
+def _oidc_url_fits(value: str) -> str:
+    if len(value) > OIDC_URL_MAX:
+        raise ValueError(
+            f"IAM takes an OIDC provider URL of at most {OIDC_URL_MAX} characters, not {len(value)} "
+            "(iam service model, CreateOpenIDConnectProvider Url)"
+        )
+    return value
+
+
 class OidcTrust(_Model):
     """Tokens of one OIDC issuer (a CI system) the federation trusts, by audience and subject."""
 
@@ -343,8 +352,7 @@ class OidcTrust(_Model):
         Annotated[
             _Str,
             _matching(_ISSUER_RE, "an https URL without port, query or fragment"),
-            # IAM's CreateOpenIDConnectProvider takes a Url of at most 255 characters (OpenIDConnectProviderUrlType).
-            Field(max_length=OIDC_URL_MAX),
+            AfterValidator(_oidc_url_fits),
         ]
         | None
     ) = Field(None, description=f"github: {GITHUB_ISSUER}; gitlab: default {GITLAB_ISSUER}; generic: required.")
