@@ -138,7 +138,9 @@ RolePath = Annotated[
     _matching(_ROLE_PATH_RE, "an IAM path: '/' or '/segment/.../' of [A-Za-z0-9_+=,.@-] (ASCII)"),
     Field(max_length=ROLE_PATH_MAX),
 ]
-SessionName = Annotated[_Str, _matching(_SESSION_NAME_RE, "a role session name: 2-64 characters of [A-Za-z0-9_+=,.@-] (ASCII)")]
+SessionName = Annotated[
+    _Str, _matching(_SESSION_NAME_RE, "a role session name: 2-64 characters of [A-Za-z0-9_+=,.@-] (ASCII)")
+]
 PolicyArn = Annotated[_Str, _matching(_POLICY_ARN_RE, "an IAM policy ARN (arn:aws:iam::<aws|account id>:policy/...)")]
 PrincipalArn = Annotated[
     _Str, _matching(_PRINCIPAL_ARN_RE, "an IAM role or user ARN (arn:aws:iam::<account id>:role/...)")
