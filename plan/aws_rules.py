@@ -239,6 +239,13 @@ MODEL_INPUTS: tuple[ModelInput, ...] = (
     ),
 )
 
+
+
+@functools.cache
+def model_inputs_of(type_: str) -> tuple[ModelInput, ...]:
+    return tuple(row for row in MODEL_INPUTS if row.type == type_)
+
+
 # Where a provider's default_tags land: the tag shape of each service whose resources carry them
 # (terraform-provider-aws merges default_tags into every taggable resource's tags: internal/tags, "default_tags").
 # (service, key member, value member) of the service's Tag shape.

@@ -91,9 +91,7 @@ def values_at(data: Any, path: str, prefix: str = "") -> Iterator[tuple[str, Any
 
 def _model_findings(registration: Registration, inputs: dict[str, Any]) -> list[Finding]:
     findings: list[Finding] = []
-    for row in rules.MODEL_INPUTS:
-        if row.type != registration.type:
-            continue
+    for row in rules.model_inputs_of(registration.type):
         shape = rules.constraints(row.service, row.member)
         for path, value in values_at(inputs, row.input):
             if isinstance(value, float) and value.is_integer():
