@@ -240,7 +240,6 @@ MODEL_INPUTS: tuple[ModelInput, ...] = (
 )
 
 
-
 @functools.cache
 def model_inputs_of(type_: str) -> tuple[ModelInput, ...]:
     return tuple(row for row in MODEL_INPUTS if row.type == type_)
