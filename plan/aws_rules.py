@@ -257,6 +257,8 @@ TAG_SHAPES: dict[str, tuple[str, str, str]] = {
     "aws:kms/key:Key": ("kms", "shape:Tag.TagKey", "shape:Tag.TagValue"),
     "aws:organizations/policy:Policy": ("organizations", "shape:Tag.Key", "shape:Tag.Value"),
 }
+# How many tags one resource takes, where the model says (IAM: tagListType, 50).
+TAG_LISTS: dict[str, str] = {"iam": "CreateRole.Tags", "organizations": "CreatePolicy.Tags", "kms": "CreateKey.Tags"}
 # IAM User Guide, "Tagging IAM resources" (and the same rule for S3, DynamoDB, KMS, Organizations): the aws: prefix is
 # AWS's; a tag key starting with it is refused.
 RESERVED_TAG_PREFIX = "aws:"
@@ -521,6 +523,14 @@ def constraint_problem(value: Any, shape: Constraints) -> str | None:
             return f"not one of {', '.join(shape.enum)}"
         if shape.pattern is not None and not compiled(shape.pattern).fullmatch(value):
             return f"does not match the pattern {shape.pattern}"
+        return None
+    if shape.type == "list":
+        if not isinstance(value, list):
+            return None
+        if shape.min is not None and len(value) < shape.min:
+            return f"fewer than {shape.min} entries"
+        if shape.max is not None and len(value) > shape.max:
+            return f"{len(value)} entries, over {shape.max}"
         return None
     if shape.type in ("integer", "long"):
         if not isinstance(value, int | float) or isinstance(value, bool):

@@ -246,6 +246,20 @@ def _default_tag_findings(run: ProgramRun) -> list[Finding]:
     findings: list[Finding] = []
     for provider in run.by_type(PROVIDER_TYPE):
         tags = (_inputs(provider).get("defaultTags") or {}).get("tags") or {}
+        for service in sorted(services[provider.urn]):
+            if service in rules.TAG_LISTS:
+                shape = rules.constraints(service, rules.TAG_LISTS[service])
+                problem = rules.constraint_problem(list(tags), shape)
+                if problem:
+                    findings.append(
+                        _finding(
+                            provider,
+                            "defaultTags.tags",
+                            f"{len(tags)} tags",
+                            f"{service} tags: {problem}",
+                            shape.source,
+                        )
+                    )
         for key, value in sorted(tags.items()):
             if str(key).lower().startswith(rules.RESERVED_TAG_PREFIX):
                 findings.append(

@@ -16,7 +16,7 @@ import pytest
 
 from federation import documents
 from federation.aws_names import AWS_PARTITION_REGIONS, KMS_ALIAS_RE, tag_text_problem
-from federation.config import ConfigError, FederationConfig
+from federation.config import MANAGEMENT_PROVIDER_ACCOUNT_NAME, ConfigError, FederationConfig
 from federation.load import load_config
 from plan import aws_rules
 from plan.check_accepts import findings_of
@@ -160,7 +160,8 @@ def test_account_named_management_with_the_guard() -> None:
     (problem,) = _refusal(bad)
     assert problem.startswith("iam-federation:accounts[3].name = 'management': with organization_guard.enabled")
     run = run_section(section)
-    management = _only(run, PROVIDER_TYPE, "aws-management")
+    # The guard's provider is named as config.py says, so an account of that name would collide with it.
+    management = _only(run, PROVIDER_TYPE, f"aws-{MANAGEMENT_PROVIDER_ACCOUNT_NAME}")
     run.registrations.append(management)  # the account's provider aws-management, as the landed code registered it
     finding = _one(findings_of([run], config_of(section)), "aws-management", "registered 2 times")
     assert "Duplicate resource URN" in finding.source
@@ -201,6 +202,14 @@ def test_tag_values_outside_iams_pattern(value: str) -> None:
     _set_provider_json(run, "defaultTags", lambda tags: {"tags": {**tags["tags"], "Owner": value}})
     finding = _one(findings_of([run], config_of(section)), "aws-shared", "Owner", "iam tag value")
     assert "tagValueType" in finding.source
+
+
+def test_check_counts_default_tags_per_resource() -> None:
+    section = example_section()
+    run = run_section(section)
+    _set_provider_json(run, "defaultTags", lambda tags: {"tags": {f"k{i}": "v" for i in range(51)}})
+    finding = _one(findings_of([run], config_of(section)), "aws-shared", "defaultTags.tags = '51 tags'")
+    assert finding.rule == "iam tags: 51 entries, over 50" and "tagListType" in finding.source
 
 
 def test_tag_key_outside_iams_pattern_and_reserved_prefix() -> None:
