@@ -132,7 +132,7 @@ class StateBackend(pulumi.ComponentResource):
         )
         aws.kms.Alias(
             f"{self._name}-key-alias",
-            name=f"alias/{config.bucket_name}",
+            name=config.state_key_alias,
             target_key_id=key.key_id,
             opts=self._opts(),
         )
