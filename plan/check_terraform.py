@@ -322,7 +322,7 @@ def _judge_chain(
     where = f"{name} / {account.name} ({account.id})"
     findings = result.findings
     findings += _static_findings(where, shared, model, unit.backend, roles)
-    steps = _steps(config, model, roles, start, unit, chain, account, shared, findings, where)
+    steps = _steps(config, model, roles, start, unit, chain, shared, findings, where)
     for step in steps:
         verdict = evaluate(step.principal, step.request, explain=False, memo=memo)
         result.judged.append(Judged(where, step, verdict.allowed))
@@ -439,7 +439,6 @@ def _steps(
     start: RoleModel,
     unit: UnitRun,
     chain: Chain,
-    account: Account,
     shared: ProgramRun,
     findings: list[Finding],
     where: str,

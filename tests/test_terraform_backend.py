@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from plan.model import iam_model
 from plan.runner import ProgramRun, to_pulumi_config
 from plan.stacks import Selection, StackFile
 from plan.terragrunt import parse_hcl
-from tests.conftest import config_of, example_section, run_section, with_changes
+from tests.conftest import EXAMPLE_STACK, config_of, example_section, run_section, with_changes
 
 SHARED_ID = "111111111111"
 BUCKET = f"terraform-state-{SHARED_ID}"
@@ -40,7 +39,7 @@ def section_with(**changes: dict[str, Any]) -> dict[str, Any]:
 
 def plan_of(section: dict[str, Any], run: ProgramRun | None = None) -> PlanInput:
     run = run or run_section(section)
-    stack = StackFile(Path("Pulumi.shared.yaml"), "shared", config_of(section), to_pulumi_config(section))
+    stack = StackFile(EXAMPLE_STACK, "shared", config_of(section), to_pulumi_config(section))
     return PlanInput(Selection("shared", stack, [], []), [run], iam_model(run))
 
 
