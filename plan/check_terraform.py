@@ -13,6 +13,10 @@ session's identity policy, the bucket policy, the table policy, the key policy, 
 that is denied is a finding naming the chain, the account, the request and the deciding statements. A request the
 plan path does not make (a lock or state write, with -lock=false) is judged too, and must be denied: the plan path
 writes nothing.
+
+What this cannot show: which condition keys S3 and KMS actually set on each request (the check gives each request
+the keys AWS documents for its headers and parameters), and how S3 authorizes the implicit listing behind a
+HeadObject of a state not yet written (404 or 403 under a prefix-scoped s3:ListBucket): docs/terragrunt.md.
 """
 
 from __future__ import annotations
