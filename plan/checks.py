@@ -57,7 +57,9 @@ class PlanInput:
 Check = Callable[[PlanInput], list[Finding]]
 
 # (name, function): run in this order; a check module registers itself here by one line.
-CHECKS: list[tuple[str, Check]] = []
+CHECKS: list[tuple[str, Check]] = [
+    ("terraform-backend", lambda plan: __import__("plan.check_terraform", fromlist=["check"]).check(plan)),
+]
 
 
 def run_checks(plan: PlanInput, checks: list[tuple[str, Check]] | None = None) -> dict[str, list[Finding]]:
