@@ -25,6 +25,7 @@ import pulumi
 
 from federation.config import ConfigError
 from federation.snippets import for_person, session_name_of
+from plan import policy_files
 from plan.check_prerequisites import notes
 from plan.checks import PlanInput, checks_text, run_checks
 from plan.diff import BaseError, changes_of, diff_text, export_of, load_base
@@ -212,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     # The next plan's base, in `pulumi stack export`'s shape: make plan BASE=<out>/state.json.
     (out / "state.json").write_text(json.dumps(export_of(runs), separators=(",", ":"), default=str) + "\n")
     written = ["report.json", "checks.json", "state.json", "trust-graph.mmd"]
+    written.append(f"policies/ ({policy_files.write(out / 'policies', runs)} documents)")
     if not args.no_png:
         write_png(matrix, out / "trust-graph.png")
         written.append("trust-graph.png")

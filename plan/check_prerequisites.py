@@ -21,7 +21,7 @@ from typing import Any
 
 from federation.config import AnyConfig, FederationConfig
 from plan.checks import Finding, PlanInput
-from plan.diff import Base
+from plan.diff import Base, stack_of
 from plan.evaluator import ContextValue, Principal, Request, evaluate
 from plan.model import RoleModel
 from plan.runner import PROVIDER_TYPE, ProgramRun, Registration
@@ -80,6 +80,14 @@ class _Context:
     base: Base | None
     roles_by_arn: dict[str, tuple[str, RoleModel]]
     verdicts: dict[tuple[str, ...], bool]
+    # The stack each registered role belongs to: a base is one stack's export (or a plan's state.json of several);
+    # a role of a stack the base does not hold (a member's shared stack) is taken as deployed.
+    stack_of_role: dict[str, str]
+
+    def missing(self, arn: str) -> bool:
+        if self.base is None:
+            return False
+        return self.stack_of_role.get(arn) in self.base.stacks and arn not in self.base.role_arns
 
 
 def _config_key(config: AnyConfig, account_id: str) -> str:
@@ -181,7 +189,7 @@ def _provider_findings(
         said_who = said_who or hop.source_identity
         registered = ctx.roles_by_arn.get(hop.role_arn)
         target = registered[1] if registered else None
-        if registered and ctx.base is not None and hop.role_arn not in ctx.base.role_arns():
+        if registered and ctx.base is not None and ctx.missing(hop.role_arn):
             findings.append(
                 Finding(
                     CHECK,
@@ -232,6 +240,7 @@ def check(plan: PlanInput) -> list[Finding]:
         base if isinstance(base, Base) else None,
         {role.arn: (logical, role) for logical, role in plan.model.roles.items()},
         {},
+        {str(r.state["arn"]): stack_of(r.urn) for run in plan.runs for r in run.by_type("aws:iam/role:Role")},
     )
     org_id = plan.selection.organization.organization_id
     findings: list[Finding] = []
@@ -282,7 +291,7 @@ def notes(plan: PlanInput) -> list[str]:
             if not account.bootstrap:
                 continue
             arn = f"arn:aws:iam::{account.id}:role{doer.path}{doer.name}"
-            if base is not None and arn in base.role_arns():
+            if base is not None and arn in base.role_arns:
                 lines.append(
                     f"{stack.name}: {key}.bootstrap: true: its doer is deployed (in the base): remove the flag; its "
                     "provider then assumes the doer (an in-place update of the provider, no resource replaced), and "

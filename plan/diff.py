@@ -14,6 +14,7 @@ SCHEMA_DEFAULTS, and diffs the provider suppresses other than equivalent JSON do
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -64,9 +65,15 @@ class Base:
     source: str
     resources: dict[str, BaseResource]
 
-    def role_arns(self) -> set[str]:
+    @functools.cached_property
+    def role_arns(self) -> frozenset[str]:
         """The ARN of every IAM role the base holds (from its outputs; a plan's state.json has them too)."""
-        return {str(r.outputs.get("arn")) for r in self.resources.values() if r.type == "aws:iam/role:Role"}
+        return frozenset(str(r.outputs.get("arn")) for r in self.resources.values() if r.type == "aws:iam/role:Role")
+
+    @functools.cached_property
+    def stacks(self) -> frozenset[str]:
+        """The stacks the base holds (a stack export: one)."""
+        return frozenset(stack_of(urn) for urn in self.resources)
 
 
 def load_base(path: Path) -> Base:
@@ -305,8 +312,7 @@ def stack_of(urn: str) -> str:
 def compared(plan: PlanInput, base: Base) -> list[Registration]:
     """The registrations of the stacks the base holds: a stack export is one stack's, a plan's state.json may hold
     several (STACK=all); the stacks only read (a member's shared stack) are not compared."""
-    stacks = {stack_of(urn) for urn in base.resources}
-    return [r for run in plan.runs for r in run.registrations if stack_of(r.urn) in stacks]
+    return [r for run in plan.runs for r in run.registrations if stack_of(r.urn) in base.stacks]
 
 
 def changes_of(plan: PlanInput) -> list[Change] | None:

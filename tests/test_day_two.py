@@ -17,14 +17,14 @@ import federation.topology as topology
 import plan.__main__ as plan_main
 from federation.config import ConfigError
 from iam import providers
-from plan import check_prerequisites, diff
+from plan import check_prerequisites, diff, policy_files
 from plan.checks import Finding, PlanInput
 from plan.escalation import analyse
 from plan.matrix import access_matrix
 from plan.model import iam_model
 from plan.runner import PROVIDER_TYPE, ProgramRun
 from plan.stacks import select_stacks
-from tests.conftest import config_of, doc, example_section, statements, with_changes
+from tests.conftest import EXAMPLE_STACK, MEMBER_STACK, config_of, doc, example_section, statements, with_changes
 
 SHARED = "111111111111"
 MANAGEMENT = "999999999999"
@@ -305,3 +305,45 @@ def test_the_guard_in_plan_mode_reads_through_the_plan_assumers_exact_role(tmp_p
     matrix = access_matrix(config, applied.model)
     assert matrix.mismatches == []
     assert analyse(config, matrix).failures == []
+
+
+def test_a_member_stacks_own_export_is_its_base_and_the_shared_doer_is_taken_as_deployed(tmp_path: Path) -> None:
+    """A `pulumi stack export` holds one stack: for a member stack, the shared stack's roles (the shared doer a
+    bootstrap chain starts at) are not in it and are not reported missing; the member's new doer is."""
+    directory = tmp_path / "org"
+    directory.mkdir()
+    for fixture in (EXAMPLE_STACK, MEMBER_STACK):
+        section = yaml.safe_load(fixture.read_text())["config"]
+        (directory / fixture.name).write_text(yaml.safe_dump({"config": _doer(section)}))
+    selection = select_stacks(directory, "members-a")
+    runs = plan_main.run_selection(selection)
+    member_only = tmp_path / "members-a.json"
+    member_only.write_text(json.dumps(diff.export_of(runs[1:]), default=str))
+    base = diff.load_base(member_only)
+    assert base.stacks == {"members-a"}
+    member = yaml.safe_load((directory / MEMBER_STACK.name).read_text())
+    accounts = member["config"]["iam-federation:accounts"]
+    for bootstrap, expected in ((False, ["aws-qa"]), (True, [])):
+        member["config"]["iam-federation:accounts"] = [*accounts, {**QA, "id": "777777777777", "bootstrap": bootstrap}]
+        (directory / MEMBER_STACK.name).write_text(yaml.safe_dump(member))
+        selection = select_stacks(directory, "members-a")
+        runs = plan_main.run_selection(selection)
+        plan = PlanInput(selection, runs, iam_model(*runs), {"base": base})
+        assert [f.resource.rsplit("::", 1)[-1] for f in check_prerequisites.check(plan)] == expected
+        creates = {c.name for c in _changes(plan)["create"]}
+        assert "doer-qa-role" in creates and not any(c.startswith("assumer") for c in creates)
+
+
+def test_every_registered_policy_document_is_written_as_sent(tmp_path: Path) -> None:
+    plan = _planned(tmp_path, example_section())
+    written = policy_files.write(tmp_path / "policies", plan.runs)
+    registered = [
+        (r.name, key, r.inputs[key])
+        for r in plan.runs[0].registrations
+        if r.custom
+        for key in policy_files.DOCUMENT_INPUTS
+        if isinstance(r.inputs.get(key), str) and r.inputs[key].startswith("{")
+    ]
+    assert written == len(registered) >= 10
+    for name, key, text in registered:
+        assert json.loads((tmp_path / "policies" / "shared" / f"{name}.{key}.json").read_text()) == json.loads(text)
