@@ -130,6 +130,15 @@ def _missing_fix(config: AnyConfig, provider: Registration, arn: str, logical: s
     )
 
 
+def _denied_fix(config: AnyConfig, arn: str) -> str:
+    if not arn.endswith(f":role/{config.providers.bootstrap_role_name}"):
+        return ""
+    return (
+        f"; {_config_key(config, _account_of(arn))}.bootstrap: the assumer may assume doers and state-mgmt only: "
+        "for the shared account run this `up` with providers.mode: bootstrap and management-account credentials"
+    )
+
+
 def _allowed(ctx: _Context, principal: Principal, arn: str, target: RoleModel | None, org_id: str) -> bool:
     trust = json.dumps(target.trust, sort_keys=True) if target else ""
     # Identical documents across accounts: one evaluation per (who, which kind of role, same account or not).
@@ -219,7 +228,8 @@ def _provider_findings(
                         f"assumeRoles: {principal.arn} -> sts:AssumeRole {hop.role_arn}",
                         "denied: the caller's policy"
                         + (" or the role's trust" if target else " (the role is not the program's: its trust unseen)")
-                        + " does not allow this hop, so the provider cannot be configured",
+                        + " does not allow this hop, so the provider cannot be configured"
+                        + _denied_fix(config, hop.role_arn),
                         EVALUATOR,
                     )
                 )

@@ -347,3 +347,18 @@ def test_every_registered_policy_document_is_written_as_sent(tmp_path: Path) -> 
     assert written == len(registered) >= 10
     for name, key, text in registered:
         assert json.loads((tmp_path / "policies" / "shared" / f"{name}.{key}.json").read_text()) == json.loads(text)
+
+
+def test_the_shared_accounts_bootstrap_from_ci_is_refused_with_the_mode_that_works(
+    deployed_doer: tuple[Path, dict[str, Any], diff.Base],
+) -> None:
+    tmp_path, section, base = deployed_doer
+    shared = {**section["iam-federation:shared_account"], "bootstrap": True}
+    plan = _planned(tmp_path, with_changes(section, shared_account=shared), base)
+    assert [hop["roleArn"] for hop in _chain(plan.runs[0], "aws-shared")] == [
+        f"arn:aws:iam::{SHARED}:role/OrganizationAccountAccessRole"
+    ]
+    (finding,) = check_prerequisites.check(plan)
+    assert finding.resource.endswith("::aws-shared")
+    assert f"arn:aws:iam::{SHARED}:role/infrastructure-assumer-role -> sts:AssumeRole" in finding.what
+    assert "shared_account.bootstrap" in finding.rule and "providers.mode: bootstrap" in finding.rule
