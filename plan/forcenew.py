@@ -6,9 +6,10 @@ in its Diff (pkg/tfbridge/provider.go, ``Replaces``). Pulumi names inputs in cam
 (bucket_prefix -> bucketPrefix). Only the types this program registers are listed: a type missing here is a bug of
 this table, and `make plan BASE=` says so rather than guessing.
 
-"read" rows were read in terraform-provider-aws's schema for this table; "convention" rows follow the provider's
-rule for a per-bucket S3 sub-resource (``bucket`` and ``expected_bucket_owner`` are ForceNew in each of them) and
-were not re-read one by one.
+"read" rows were read in terraform-provider-aws's schema for this table (the versions the code index holds; a newer
+provider may add ForceNew attributes this program does not set); "convention" rows follow the provider's rule for a
+per-bucket S3 sub-resource (``bucket`` and ``expected_bucket_owner`` are ForceNew in each of them) and were not
+re-read one by one.
 """
 
 from __future__ import annotations
@@ -52,14 +53,14 @@ FORCE_NEW: dict[str, ForceNew] = {
             "aws_iam_role_policy",
             (("name", "name"), ("name_prefix", "namePrefix"), ("role", "role")),
             f"{TFP} internal/service/iam/role_policy.go",
-            "convention",
+            "read",
         ),
         ForceNew(
             "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
             "aws_iam_role_policy_attachment",
             (("role", "role"), ("policy_arn", "policyArn")),
             f"{TFP} internal/service/iam/role_policy_attachment.go (no Update: every input is ForceNew)",
-            "convention",
+            "read",
         ),
         ForceNew(
             "aws:iam/instanceProfile:InstanceProfile",
@@ -73,12 +74,12 @@ FORCE_NEW: dict[str, ForceNew] = {
             "aws_iam_openid_connect_provider",
             (("url", "url"),),
             f"{TFP} internal/service/iam/openid_connect_provider.go",
-            "convention",
+            "read",
         ),
         ForceNew(
             "aws:s3/bucket:Bucket",
             "aws_s3_bucket",
-            (("bucket", "bucket"), ("bucket_prefix", "bucketPrefix"), ("object_lock_enabled", "objectLockEnabled")),
+            (("bucket", "bucket"), ("bucket_prefix", "bucketPrefix")),
             f"{TFP} internal/service/s3/bucket.go",
             "read",
         ),
