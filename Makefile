@@ -4,6 +4,8 @@
 #   make plan STACK=all [SHARED=<name>] plans the shared stack and every member stack reading it, together
 #   make plan-examples                  plans the example organization in examples/ (a member stack, then all)
 #   make plan WHO=<your name>           names the sessions of the aws-config profiles it writes (default: your login)
+#   make plan BASE=<file>               compares with what is deployed: `pulumi stack export` output, or an earlier
+#                                       plan's build/plan-<stack>/state.json (README, "Day two")
 PYTHON ?= python3
 VENV ?= venv
 PY := $(VENV)/bin/python
@@ -20,7 +22,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 plan: $(VENV)/.installed
-	$(PY) -m plan --dir $(STACKS) --stack $(STACK) --shared $(SHARED) --out $(OUT) $(if $(WHO),--who '$(WHO)')
+	$(PY) -m plan --dir $(STACKS) --stack $(STACK) --shared $(SHARED) --out $(OUT) $(if $(WHO),--who '$(WHO)') $(if $(BASE),--base '$(BASE)')
 
 plan-examples: $(VENV)/.installed
 	$(PY) -m plan --dir examples --stack members-a --out build/examples/plan-members-a

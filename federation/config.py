@@ -181,6 +181,22 @@ Tags = dict[
     Annotated[str, _tag_text(key=True)],
     Annotated[str, _tag_text(key=False)],
 ]
+# A resource's logical name as the program registers it (the last part of its URN), e.g. state-backend-bucket; * and ?
+# match as in a shell (doer-*-role: every doer).
+_LOGICAL_NAME_RE = re.compile(r"^[A-Za-z0-9*?][A-Za-z0-9._*?-]{0,254}$", re.ASCII)
+
+
+def _distinct(values: list[str]) -> list[str]:
+    duplicates = sorted({v for v in values if values.count(v) > 1})
+    if duplicates:
+        raise ValueError(f"listed twice: {', '.join(duplicates)}")
+    return values
+
+
+AcceptedReplacements = Annotated[
+    list[Annotated[_Str, _matching(_LOGICAL_NAME_RE, "a resource's logical name or pattern, e.g. doer-*-role")]],
+    AfterValidator(_distinct),
+]
 
 
 def _bucket_name(value: str) -> str:
@@ -207,6 +223,11 @@ class Account(_Model):
     id: AccountId = Field(description="12-digit AWS account id.")
     retain_on_delete: bool = Field(
         False, description="Keep this account's doer in AWS when it leaves this stack (moving it to another stack)."
+    )
+    bootstrap: bool = Field(
+        False,
+        description="providers.mode doer: this account's provider reaches providers.bootstrap_role_name through the "
+        "shared account's doer, for the first `up` of a new account (or one whose doer is missing); remove it after.",
     )
 
 
@@ -632,6 +653,26 @@ def _duplicate_accounts(accounts: list[Account], shared: Account | None = None) 
     return problems
 
 
+def _guard_credentials_problems(config: FederationConfig) -> list[str]:
+    """The guard's provider needs a way into the management account in the mode this run uses (docs/security.md)."""
+    guard = config.organization_guard
+    if not guard.enabled:
+        return []
+    mode = config.providers.mode
+    if mode == "doer" and guard.role_name is None:
+        return [
+            "organization_guard.role_name: required with providers.mode = 'doer' (the assumer's credentials are "
+            "refused in the management account by allowed_account_ids); name the role there that writes the guard "
+            "and trusts the shared account's doer (docs/security.md, 'The organization guard from CI')"
+        ]
+    if mode == "plan" and guard.plan_role_name is None:
+        return [
+            "organization_guard.plan_role_name: required with providers.mode = 'plan' (the plan assumer may "
+            "assume no write role); name the read-only role in the management account that trusts the plan assumer"
+        ]
+    return []
+
+
 def _stack_size_problems(stack: StackSettings, providers: int) -> list[str]:
     if providers <= stack.max_accounts:
         return []
@@ -672,7 +713,14 @@ class OrganizationGuardSettings(_Model):
     )
     role_name: RoleName | None = Field(
         None,
-        description="Role the guard's provider assumes in management_account_id; none: the credentials of the run.",
+        description="Role in management_account_id that writes the guard. providers.mode bootstrap: assumed from the "
+        "run's credentials (none: the run's own credentials); doer: reached through the shared account's doer "
+        "(required). Created by the management account's administrators (docs/security.md).",
+    )
+    plan_role_name: RoleName | None = Field(
+        None,
+        description="Read-only role in management_account_id the plan assumer reaches for `pulumi preview` in "
+        "providers.mode plan (required there).",
     )
 
     @model_validator(mode="after")
@@ -828,6 +876,10 @@ class FederationConfig(_Model):
         description="Risks taken on knowingly (docs/security.md); each is refused otherwise.",
     )
     plan_path: PlanPathSettings = Field(default_factory=PlanPathSettings)
+    accepted_replacements: AcceptedReplacements = Field(
+        default_factory=list,
+        description="Logical names of stateful or physically-named resources `make plan BASE=` may replace or delete.",
+    )
 
     @model_validator(mode="after")
     def _accounts_are_distinct(self) -> FederationConfig:
@@ -863,6 +915,7 @@ class FederationConfig(_Model):
         problems += self._plan_path_problems()
         if self.providers.mode == "plan" and not self.plan_path.enabled:
             problems.append("providers.mode = 'plan': needs plan_path.enabled (the plan doers it assumes)")
+        problems += _guard_credentials_problems(self)
         if self.providers.mode == "bootstrap" and self.providers.bootstrap_role_name in by_name:
             problems.append(
                 f"providers.bootstrap_role_name = {self.providers.bootstrap_role_name!r}: "
@@ -1053,6 +1106,10 @@ class MemberConfig(_Model):
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
     tags: Tags = Field(default_factory=dict, max_length=40)
     plan_path: MemberPlanPath = Field(default_factory=MemberPlanPath)
+    accepted_replacements: AcceptedReplacements = Field(
+        default_factory=list,
+        description="Logical names of stateful or physically-named resources `make plan BASE=` may replace or delete.",
+    )
 
     @model_validator(mode="after")
     def _accounts_are_distinct(self) -> MemberConfig:

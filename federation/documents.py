@@ -191,6 +191,7 @@ def plan_assumer_permissions(config: FederationConfig) -> PolicyDocument:
         plan_doer_name=doer.name,
         state_reader_arn=names.state_reader_arn(config),
         organization_id=config.organization_id,
+        guard_reader_arn=names.guard_reader_arn(config),
     )
 
 

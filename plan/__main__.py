@@ -25,7 +25,10 @@ import pulumi
 
 from federation.config import ConfigError
 from federation.snippets import for_person, session_name_of
+from plan import policy_files
+from plan.check_prerequisites import notes
 from plan.checks import PlanInput, checks_text, run_checks
+from plan.diff import BaseError, changes_of, diff_text, export_of, load_base
 from plan.escalation import analyse
 from plan.matrix import access_matrix
 from plan.model import iam_model
@@ -118,6 +121,18 @@ def _header(selection: Selection) -> str:
     return "\n".join(lines)
 
 
+def day_two_text(plan: PlanInput) -> str:
+    """With a base: each resource's create / update / replace / delete; always: what the prerequisites assumed."""
+    base = plan.extras.get("base")
+    changes = changes_of(plan)
+    lines = []
+    if base is not None and changes is not None:
+        accepted = [p for stack in plan.selection.stacks for p in stack.config.accepted_replacements]
+        lines.append(diff_text(base, changes, accepted))
+    lines += [f"note: {line}" for line in notes(plan)]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m plan", description=__doc__)
     which = parser.add_mutually_exclusive_group()
@@ -127,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", default="shared", help=f"with --stack {ALL}: the shared or complete stack")
     parser.add_argument("--out", type=Path, help="output directory (default build/plan-<stack>)")
     parser.add_argument("--no-png", action="store_true", help="skip the PNG picture")
+    parser.add_argument(
+        "--base",
+        type=Path,
+        help="what is deployed: a `pulumi stack export` or an earlier plan's state.json (README, 'Day two')",
+    )
     parser.add_argument(
         "--who",
         default=os.environ.get("IAM_FEDERATION_WHO") or getpass.getuser(),
@@ -147,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     if not target.exists():
         return _fail(f"stack file {target} not found")
     try:
+        base = load_base(args.base) if args.base else None
+    except BaseError as error:
+        return _fail(str(error))
+    try:
         selection = select_stacks(directory, stack, shared=args.shared)
         for warning in selection.warnings:
             print(f"warning: {warning}", file=sys.stderr)
@@ -158,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     model = iam_model(*runs)
     matrix = access_matrix(organization, model)
     escalation = analyse(organization, matrix)
-    checks = run_checks(PlanInput(selection=selection, runs=runs, model=model))
+    plan_input = PlanInput(selection=selection, runs=runs, model=model, extras={"base": base} if base else {})
+    checks = run_checks(plan_input)
     findings = [finding for found in checks.values() for finding in found]
     shown = _shown(selection, runs)
     names = {a.id: a.name for a in organization.all_accounts}
@@ -173,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     print(escalation_text(matrix, escalation))
     print()
     print(checks_text(checks))
+    if day_two := day_two_text(plan_input):
+        print(day_two)
 
     out.mkdir(parents=True, exist_ok=True)
     # An earlier plan's files to paste go first: they may name accounts since removed, or a failed plan's config.
@@ -183,7 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     (out / "checks.json").write_text(
         json.dumps({name: [f.as_dict() for f in found] for name, found in checks.items()}, indent=2) + "\n"
     )
-    written = ["report.json", "checks.json", "trust-graph.mmd"]
+    # The next plan's base, in `pulumi stack export`'s shape: make plan BASE=<out>/state.json.
+    (out / "state.json").write_text(json.dumps(export_of(runs), separators=(",", ":"), default=str) + "\n")
+    written = ["report.json", "checks.json", "state.json", "trust-graph.mmd"]
+    written.append(f"policies/ ({policy_files.write(out / 'policies', runs)} documents)")
     if not args.no_png:
         write_png(matrix, out / "trust-graph.png")
         written.append("trust-graph.png")

@@ -75,5 +75,7 @@ def checks_text(results: dict[str, list[Finding]]) -> str:
 
 # The checks, one line each (imported when they run: every check module imports Finding and PlanInput from here).
 CHECKS.append(("aws-accepts", lambda plan: importlib.import_module("plan.check_accepts").check(plan)))
+CHECKS.append(("engine-prerequisites", lambda plan: importlib.import_module("plan.check_prerequisites").check(plan)))
 CHECKS.append(("deployer-keeps-control", lambda plan: importlib.import_module("plan.check_deployer").check(plan)))
 CHECKS.append(("terraform-backend", lambda plan: importlib.import_module("plan.check_terraform").check(plan)))
+CHECKS.append(("day-two", lambda plan: importlib.import_module("plan.diff").check(plan)))
