@@ -4,6 +4,8 @@
 #   make plan STACK=all [SHARED=<name>] plans the shared stack and every member stack reading it, together
 #   make plan-examples                  plans the example organization in examples/ (a member stack, then all)
 #   make plan WHO=<your name>           names the sessions of the aws-config profiles it writes (default: your login)
+#   make stacks ACCOUNTS=<file> [SHARED_ACCOUNT=<name|id> REGION=<region>] [OUS="<group>=<file> ..."]
+#                                       writes the shared and member stack files from `aws organizations list-accounts`
 PYTHON ?= python3
 VENV ?= venv
 PY := $(VENV)/bin/python
@@ -12,7 +14,7 @@ SHARED ?= shared
 STACKS ?= .
 OUT ?= build/plan-$(STACK)
 
-.PHONY: plan plan-examples test lint bench clean
+.PHONY: plan plan-examples stacks test lint bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +27,12 @@ plan: $(VENV)/.installed
 plan-examples: $(VENV)/.installed
 	$(PY) -m plan --dir examples --stack members-a --out build/examples/plan-members-a
 	$(PY) -m plan --dir examples --stack all --out build/examples/plan-all
+
+stacks: $(VENV)/.installed
+	$(if $(ACCOUNTS),,$(error ACCOUNTS=<file> is needed: aws organizations list-accounts > list-accounts.json))
+	$(PY) -m federation.organization write --accounts '$(ACCOUNTS)' --dir $(STACKS) --shared-stack $(SHARED) \
+		$(if $(SHARED_ACCOUNT),--shared-account '$(SHARED_ACCOUNT)') $(if $(REGION),--region $(REGION)) \
+		$(foreach ou,$(OUS),--ou '$(ou)') $(if $(DRY_RUN),--dry-run)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -n 2
