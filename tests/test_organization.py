@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,7 @@ from federation.config import ConfigError, MemberConfig, parse_config
 from federation.organization import Request, build, derive_name, main, parse_accounts, valid_name
 from plan.runner import stack_file_config
 from plan.stacks import ALL, select_stacks
-from tests.conftest import EXAMPLE_STACK, MEMBER_STACK
+from tests.conftest import EXAMPLE_STACK, MEMBER_STACK, ROOT
 
 MANAGEMENT = "999999999999"
 ORGANIZATION = "o-exampleorg1"
@@ -418,3 +421,51 @@ def test_a_broken_member_stack_fails_the_organization_plan(tmp_path: Path, capsy
     assert code != 0
     assert "OK:" not in out
     assert "Pulumi.members-b.yaml" in err
+
+
+# --- the commands the docs give ------------------------------------------------------------------------------------
+
+
+def _shell_lines(text: str) -> list[str]:
+    lines, inside = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            inside = not inside and line.strip() in ("```sh", "```bash", "```shell")
+        elif inside:
+            lines.append(line.strip())
+    return lines
+
+
+def test_the_docs_run_the_programs_through_the_virtualenv() -> None:
+    """issue #17 item 6: `python -m federation doctor` and `python -m orchestrate` fail with the system Python."""
+    bare = re.compile(r"(?:^|[\s;&|(])python3? -m (?:federation|orchestrate|plan)\b")
+    found = [
+        f"{path.relative_to(ROOT)}: {line}"
+        for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+        for line in _shell_lines(path.read_text())
+        if bare.search(line)
+    ]
+    assert found == []
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        (
+            ["doctor", "STACK=acme", "PROFILE=assumer"],
+            "venv/bin/python -m federation doctor --stack-file ./Pulumi.acme.yaml",
+        ),
+        (
+            ["orchestrate", "OP=up", "ARGS=--parallel 3"],
+            "venv/bin/python -m orchestrate up --all --stacks-dir . --parallel 3",
+        ),
+        (["stacks", "ACCOUNTS=org.json"], "venv/bin/python -m federation.organization write --accounts 'org.json'"),
+    ],
+)
+def test_the_make_targets_use_the_virtualenv(target: list[str], expected: str) -> None:
+    done = subprocess.run(
+        ["make", "-n", "-s", *target], cwd=ROOT, capture_output=True, text=True, check=False, timeout=60
+    )
+    command = " ".join(done.stdout.replace("\\\n", " ").split())
+    assert expected in command, done.stdout + done.stderr
