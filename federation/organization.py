@@ -51,8 +51,9 @@ MODEL_SOURCE = "botocore data/organizations/2016-11-28/service-2.json"
 # Only an ACTIVE account can be reached to create its doer (AccountState: PENDING_ACTIVATION, ACTIVE, SUSPENDED,
 # PENDING_CLOSURE, CLOSED; AccountStatus: ACTIVE, SUSPENDED, PENDING_CLOSURE).
 USABLE_STATE = "ACTIVE"
-# Organizations creates OrganizationAccountAccessRole only in accounts it creates (AWS Organizations User Guide,
-# "Accessing a member account that has a management account access role"): an invited account needs it made first.
+# Organizations preconfigures OrganizationAccountAccessRole only in accounts it creates (the model's CreateAccount
+# documentation, RoleName; AWS Organizations User Guide, orgs_manage_accounts_access.html): an invited account needs
+# it made first.
 INVITED = "INVITED"
 # Pulumi's DIY backends (S3, local) qualify stacks as organization/<project>/<stack>, with the literal organization
 # "organization" (Pulumi docs, automation.fullyQualifiedStackName); Pulumi Cloud uses your organization's name.
@@ -648,8 +649,9 @@ def _existing_shared(request: Request, stack: StackFile, organization_id: str, b
         raise ConfigError(
             [
                 f"{where}:stack.kind = {kind!r}: this command writes a shared stack and member stacks; a {kind} "
-                "stack is not one (pick another --shared-stack name, or set kind: shared and move its accounts to "
-                "member stacks first)"
+                "stack is not one. Another organization's (such as the shipped example)? pick another --shared-stack "
+                "(make: SHARED=). Yours? move its accounts to member stacks first (accounts[].retain_on_delete keeps "
+                "their doers while they move), then set kind: shared"
             ]
         )
     if config.organization_id != organization_id:
@@ -657,7 +659,7 @@ def _existing_shared(request: Request, stack: StackFile, organization_id: str, b
             [
                 f"{where}:organization_id = {config.organization_id!r}: {request.accounts.name} lists organization "
                 f"{organization_id!r} (another organization's stack, such as the shipped example? pick another "
-                "--shared-stack name)"
+                "--shared-stack name, make: SHARED=)"
             ]
         )
     shared = config.shared_account
@@ -762,6 +764,8 @@ def build(request: Request) -> Outcome:
     directory, source = request.directory, request.accounts.name
     if not _STACK_NAME_RE.fullmatch(request.shared_stack) or not _STACK_NAME_RE.fullmatch(request.prefix + "a"):
         raise ConfigError([f"--shared-stack {request.shared_stack!r} / --prefix {request.prefix!r}: not a stack name"])
+    if not directory.is_dir():
+        raise ConfigError([f"--dir {directory}: not a directory (where the Pulumi.<stack>.yaml files go)"])
     accounts = parse_accounts(read_json(request.accounts), source)
     if not accounts:
         raise ConfigError([f"{source}: Accounts: empty"])
