@@ -469,3 +469,19 @@ def test_the_make_targets_use_the_virtualenv(target: list[str], expected: str) -
     )
     command = " ".join(done.stdout.replace("\\\n", " ").split())
     assert expected in command, done.stdout + done.stderr
+
+
+def test_an_account_that_leaves_or_is_suspended_stays_and_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    save(tmp_path / "list-accounts.json", organization(3))
+    assert run(tmp_path, capsys, *FIRST)[0] == 0
+    before = texts(tmp_path / "stacks")
+    data = organization(3)
+    data["Accounts"] = [a for a in data["Accounts"] if a["Id"] != "200000000002"]
+    next(a for a in data["Accounts"] if a["Id"] == "200000000001")["State"] = "SUSPENDED"
+    save(tmp_path / "list-accounts.json", data)
+    code, out, _ = run(tmp_path, capsys)
+    assert code == 0 and texts(tmp_path / "stacks") == before
+    assert "kept: Workload 01 (200000000001) stays in Pulumi.members-a.yaml though it is SUSPENDED" in out
+    assert "kept: 200000000002 stays in Pulumi.members-a.yaml though list-accounts.json does not list it" in out
