@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import plan.__main__ as plan_main
-from federation.config import ConfigError, MemberConfig, parse_config
-from federation.organization import Request, build, derive_name, main, parse_accounts, valid_name
+from federation.config import Account, ConfigError, MemberConfig, parse_config
+from federation.organization import Request, append_accounts, build, derive_name, main, parse_accounts, valid_name
 from plan.runner import stack_file_config
 from plan.stacks import ALL, select_stacks
 from tests.conftest import EXAMPLE_STACK, MEMBER_STACK, ROOT
@@ -485,3 +485,36 @@ def test_an_account_that_leaves_or_is_suspended_stays_and_is_named(
     assert code == 0 and texts(tmp_path / "stacks") == before
     assert "kept: Workload 01 (200000000001) stays in Pulumi.members-a.yaml though it is SUSPENDED" in out
     assert "kept: 200000000002 stays in Pulumi.members-a.yaml though list-accounts.json does not list it" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # No newline at the end of the file: the last entry gets one, then the new entry follows.
+        (
+            'config:\n  iam-federation:accounts:\n  - name: x\n    id: "1"',
+            'config:\n  iam-federation:accounts:\n  - name: x\n    id: "1"\n  - name: new\n    id: "123456789012"\n',
+        ),
+        # Windows line endings stay; a commented-out entry and the next key stay after the new entry.
+        (
+            'config:\r\n  iam-federation:accounts:\r\n    - name: x  # ours\r\n      id: "1"\r\n    # - name: old\r\n'
+            "  iam-federation:tags: {}\r\n",
+            'config:\r\n  iam-federation:accounts:\r\n    - name: x  # ours\r\n      id: "1"\r\n'
+            '    - name: new\r\n      id: "123456789012"\r\n    # - name: old\r\n  iam-federation:tags: {}\r\n',
+        ),
+        # A block scalar inside the last entry: the new entry goes after all of it.
+        (
+            'config:\n  accounts:\n    - name: x\n      id: "1"\n      note: |\n        two\n        lines\n'
+            "  tags: {}\n",
+            'config:\n  accounts:\n    - name: x\n      id: "1"\n      note: |\n        two\n        lines\n'
+            '    - name: new\n      id: "123456789012"\n  tags: {}\n',
+        ),
+    ],
+)
+def test_append_accounts_keeps_the_file_as_written(text: str, expected: str) -> None:
+    assert append_accounts(text, [Account(name="new", id="123456789012")], "Pulumi.m.yaml") == expected
+
+
+def test_append_accounts_refuses_a_file_without_an_accounts_list() -> None:
+    with pytest.raises(ConfigError, match=r"Pulumi.m.yaml: iam-federation:accounts: not found under config:"):
+        append_accounts("config:\n  region: us-east-1\n", [Account(name="new", id="1" * 12)], "Pulumi.m.yaml")
