@@ -518,3 +518,21 @@ def test_append_accounts_keeps_the_file_as_written(text: str, expected: str) -> 
 def test_append_accounts_refuses_a_file_without_an_accounts_list() -> None:
     with pytest.raises(ConfigError, match=r"Pulumi.m.yaml: iam-federation:accounts: not found under config:"):
         append_accounts("config:\n  region: us-east-1\n", [Account(name="new", id="1" * 12)], "Pulumi.m.yaml")
+
+
+def test_an_edit_that_changes_anything_else_is_refused() -> None:
+    """The safety net under append_accounts: the edit must add the entries and change no other line or value."""
+    from federation.organization import _check_only_appended
+
+    before = 'config:\n  iam-federation:accounts:\n    - name: x\n      id: "1"\n  iam-federation:region: us-east-1\n'
+    new = [Account(name="new", id="123456789012")]
+    good = before.replace('"1"\n', '"1"\n    - name: new\n      id: "123456789012"\n')
+    _check_only_appended(before, good, new, "Pulumi.m.yaml")
+    for bad in [
+        good.replace("us-east-1", "eu-west-1"),  # another key changed
+        good.replace("- name: x", "- name: y"),  # an existing entry changed
+        good.replace('    - name: new\n      id: "123456789012"\n', ""),  # the entry missing
+        good.replace("  iam-federation:region", "  # note\n  iam-federation:region").replace("us-east-1\n", ""),
+    ]:
+        with pytest.raises(ConfigError, match="could not append without changing other lines"):
+            _check_only_appended(before, bad, new, "Pulumi.m.yaml")
