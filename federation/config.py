@@ -26,6 +26,18 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from federation.aws_names import (
+    AWS_PARTITION_REGIONS,
+    KMS_ALIAS_SOURCE,
+    OIDC_URL_MAX,
+    REGIONS_SOURCE,
+    S3_BUCKET_RULES_SOURCE,
+    bucket_name_problem,
+    kms_alias_for,
+    kms_alias_problem,
+    tag_text_problem,
+)
+
 NAMESPACE = "iam-federation"
 
 # AWS limits (IAM quotas page). Kept here so the checks and the docs quote one number.
@@ -42,23 +54,28 @@ BUCKET_POLICY_MAX = 20480
 DYNAMODB_RESOURCE_POLICY_MAX = 20480
 KMS_KEY_POLICY_MAX = 32768
 SCP_MAX = 5120
+# The guard's provider is aws-management (iam/providers.py, management_provider): no account may be named so.
+MANAGEMENT_PROVIDER_ACCOUNT_NAME = "management"
 # An SSO role is AWSReservedSSO_<permission set>_<16 characters>, and a role name is at most 64 characters.
 PERMISSION_SET_NAME_MAX = 32
 
-_ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
-_ROLE_PATH_RE = re.compile(r"^/(?:[\w+=,.@-]+/)*$")
-_SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$")
-_ACCOUNT_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
-_ORG_ID_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
+_ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
+_ROLE_PATH_RE = re.compile(r"^/(?:[\w+=,.@-]+/)*$", re.ASCII)
+_SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$", re.ASCII)
+_ACCOUNT_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$", re.ASCII)
+_ORG_ID_RE = re.compile(r"^o-[a-z0-9]{10,32}$", re.ASCII)
 # Regions of the `aws` partition only: every ARN the program writes says arn:aws:, so a GovCloud, China or ISO
 # region would get policies naming principals that cannot exist there.
-_REGION_RE = re.compile(r"^(?!cn-)[a-z]{2}-[a-z]+-\d$")
-_POLICY_ARN_RE = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(?:aws|\d{12}):policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$")
-_PRINCIPAL_ARN_RE = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::\d{12}:(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
-_PERMISSION_SET_RE = re.compile(rf"^[\w+=,.@-]{{1,{PERMISSION_SET_NAME_MAX}}}$")
-_BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_TABLE_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
-_TAG_KEY_RE = re.compile(r"^(?!aws:)[\w .:/=+@-]{1,128}$")
+_REGION_RE = re.compile(r"^(?!cn-)[a-z]{2}-[a-z]+-\d$", re.ASCII)
+_POLICY_ARN_RE = re.compile(
+    r"^arn:aws(?:-[a-z]+)*:iam::(?:aws|\d{12}):policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$", re.ASCII
+)
+_PRINCIPAL_ARN_RE = re.compile(
+    r"^arn:aws(?:-[a-z]+)*:iam::\d{12}:(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$", re.ASCII
+)
+_PERMISSION_SET_RE = re.compile(rf"^[\w+=,.@-]{{1,{PERMISSION_SET_NAME_MAX}}}$", re.ASCII)
+_TABLE_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$", re.ASCII)
+_TAG_KEY_RE = re.compile(r"^(?!aws:)[\w .:/=+@-]{1,128}$", re.ASCII)
 
 
 class ConfigError(Exception):
@@ -110,35 +127,72 @@ def _no_number_ids(value: Any) -> Any:
 
 
 _Str = Annotated[str, BeforeValidator(_no_numbers), Field(strict=True)]
-AccountId = Annotated[_Str, BeforeValidator(_no_number_ids), _matching(re.compile(r"^\d{12}$"), "exactly 12 digits")]
+AccountId = Annotated[
+    _Str, BeforeValidator(_no_number_ids), _matching(re.compile(r"^\d{12}$", re.ASCII), "exactly 12 digits")
+]
 AccountName = Annotated[
     _Str, _matching(_ACCOUNT_NAME_RE, "2-32 characters of a-z, 0-9 and '-', starting with a letter")
 ]
-RoleName = Annotated[_Str, _matching(_ROLE_NAME_RE, "an IAM role name: 1-64 characters of [A-Za-z0-9_+=,.@-]")]
+RoleName = Annotated[_Str, _matching(_ROLE_NAME_RE, "an IAM role name: 1-64 characters of [A-Za-z0-9_+=,.@-] (ASCII)")]
 RolePath = Annotated[
     _Str,
-    _matching(_ROLE_PATH_RE, "an IAM path: '/' or '/segment/.../' of [A-Za-z0-9_+=,.@-]"),
+    _matching(_ROLE_PATH_RE, "an IAM path: '/' or '/segment/.../' of [A-Za-z0-9_+=,.@-] (ASCII)"),
     Field(max_length=ROLE_PATH_MAX),
 ]
-SessionName = Annotated[_Str, _matching(_SESSION_NAME_RE, "a role session name: 2-64 characters of [\\w+=,.@-]")]
+SessionName = Annotated[
+    _Str, _matching(_SESSION_NAME_RE, "a role session name: 2-64 characters of [A-Za-z0-9_+=,.@-] (ASCII)")
+]
 PolicyArn = Annotated[_Str, _matching(_POLICY_ARN_RE, "an IAM policy ARN (arn:aws:iam::<aws|account id>:policy/...)")]
 PrincipalArn = Annotated[
     _Str, _matching(_PRINCIPAL_ARN_RE, "an IAM role or user ARN (arn:aws:iam::<account id>:role/...)")
 ]
 PermissionSetName = Annotated[
-    _Str, _matching(_PERMISSION_SET_RE, "a permission set name: 1-32 characters of [\\w+=,.@-]")
+    _Str, _matching(_PERMISSION_SET_RE, "a permission set name: 1-32 characters of [A-Za-z0-9_+=,.@-] (ASCII)")
 ]
+
+
+def _in_partition(value: str) -> str:
+    # A well-formed name is not a region: us-esat-1 passes the pattern and fails every call AWS gets.
+    if value not in AWS_PARTITION_REGIONS:
+        raise ValueError(f"not a region of the aws partition ({REGIONS_SOURCE}); e.g. us-east-1")
+    return value
+
+
 Region = Annotated[
     _Str,
     _matching(_REGION_RE, "an AWS region of the aws partition such as us-east-1 (not GovCloud, China or ISO)"),
+    AfterValidator(_in_partition),
 ]
 SessionSeconds = Annotated[int, Field(ge=SESSION_MIN_SECONDS, le=SESSION_MAX_SECONDS)]
 
 
+def _tag_text(key: bool) -> AfterValidator:
+    # The provider's default_tags go on every role, the OIDC providers, the bucket, the table and the key: IAM's tag
+    # pattern is the narrowest of them (S3, DynamoDB and KMS take any text), so it decides.
+    def check(value: str) -> str:
+        problem = tag_text_problem(value, key=key)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
 Tags = dict[
-    Annotated[str, _matching(_TAG_KEY_RE, "a tag key not starting with aws:")],
-    Annotated[str, Field(max_length=256)],
+    Annotated[str, _tag_text(key=True)],
+    Annotated[str, _tag_text(key=False)],
 ]
+
+
+def _bucket_name(value: str) -> str:
+    problem = bucket_name_problem(value)
+    if problem:
+        raise ValueError(f"{problem} ({S3_BUCKET_RULES_SOURCE})")
+    return value
+
+
+# S3's naming rules (federation/aws_names.py) include what the pattern said: 3-63 of a-z, 0-9, '.', '-'.
+BucketName = Annotated[_Str, AfterValidator(_bucket_name)]
 
 
 class _Model(BaseModel):
@@ -183,7 +237,7 @@ class DoerPolicies(_Model):
 
     max_session_duration: SessionSeconds = SESSION_MIN_SECONDS
     managed_policy_arns: dict[
-        Annotated[str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,62}$"), "a lower-case key (a-z, 0-9, '-')")],
+        Annotated[str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,62}$", re.ASCII), "a lower-case key (a-z, 0-9, '-')")],
         PolicyArn,
     ] = Field(
         default_factory=lambda: {"admin": "arn:aws:iam::aws:policy/AdministratorAccess"},
@@ -234,11 +288,11 @@ class SsoSettings(_Model):
         None, description="Account whose AWSReservedSSO_* roles are trusted; defaults to the shared account."
     )
     permission_sets: list[PermissionSetName] = Field(default_factory=list, max_length=20)
-    start_url: Annotated[_Str, _matching(re.compile(r"^https://[\w.-]+(?:/[\w./-]*)?$"), "an https URL")] = (
+    start_url: Annotated[_Str, _matching(re.compile(r"^https://[\w.-]+(?:/[\w./-]*)?$", re.ASCII), "an https URL")] = (
         "https://example.awsapps.com/start"
     )
     region: Region | None = Field(None, description="Identity Center's region; defaults to the stack's region.")
-    session_name: Annotated[_Str, _matching(re.compile(r"^[\w-]{1,64}$"), "a word")] = "sso"
+    session_name: Annotated[_Str, _matching(re.compile(r"^[\w-]{1,64}$", re.ASCII), "a word")] = "sso"
     account_name: AccountName | None = Field(
         None,
         description="Name of the SSO account in the ~/.aws/config profile names; defaults to the listed account "
@@ -246,7 +300,9 @@ class SsoSettings(_Model):
     )
 
 
-VpcId = Annotated[_Str, _matching(re.compile(r"^vpc-[0-9a-f]{8,17}$"), "a VPC id such as vpc-0a1b2c3d4e5f67890")]
+VpcId = Annotated[
+    _Str, _matching(re.compile(r"^vpc-[0-9a-f]{8,17}$", re.ASCII), "a VPC id such as vpc-0a1b2c3d4e5f67890")
+]
 
 
 # OIDC issuers with documented subject formats. GitHub's issuer is fixed (Enterprise Cloud may add /<enterprise>,
@@ -257,20 +313,21 @@ GITLAB_ISSUER = "https://gitlab.com"
 GITHUB_AUDIENCE = "sts.amazonaws.com"
 OIDC_TRUSTS_MAX = 4
 OIDC_SUBJECTS_MAX = 10
-_ISSUER_RE = re.compile(r"^https://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/[\w.~-]+)*$")
+_ISSUER_RE = re.compile(r"^https://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/[\w.~-]+)*$", re.ASCII)
 _OIDC_PROVIDER_ARN_RE = re.compile(
-    r"^arn:aws:iam::\d{12}:oidc-provider/[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/[\w.~-]+)*$"
+    r"^arn:aws:iam::\d{12}:oidc-provider/[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/[\w.~-]+)*$", re.ASCII
 )
-_WILDCARD = re.compile(r"[*?]")
+_WILDCARD = re.compile(r"[*?]", re.ASCII)
 # Subjects as GitHub and GitLab document them (docs/ci.md cites both). Owner, repository, group and project never
 # hold a wildcard: there a wildcard lets other repositories in. A ref or environment may hold one in plan subjects.
 _GH_OWNER = r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:@\d+)?"  # @<id>: GitHub's immutable subject claims
 _GH_REPO = r"[A-Za-z0-9._-]{1,100}(?:@\d+)?"
 _GITHUB_SUBJECT = re.compile(
-    rf"^repo:{_GH_OWNER}/{_GH_REPO}:(?:ref:refs/heads/[^\s:]+|ref:refs/tags/[^\s:]+|environment:[^\s:]+|pull_request)$"
+    rf"^repo:{_GH_OWNER}/{_GH_REPO}:(?:ref:refs/heads/[^\s:]+|ref:refs/tags/[^\s:]+|environment:[^\s:]+|pull_request)$",
+    re.ASCII,
 )
 _GL_PATH = r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+"
-_GITLAB_SUBJECT = re.compile(rf"^project_path:{_GL_PATH}:ref_type:(?:branch|tag):ref:[^\s:]+$")
+_GITLAB_SUBJECT = re.compile(rf"^project_path:{_GL_PATH}:ref_type:(?:branch|tag):ref:[^\s:]+$", re.ASCII)
 _GITHUB_FORMS = (
     "repo:<owner>/<repo>:ref:refs/heads/<branch>, repo:<owner>/<repo>:ref:refs/tags/<tag>, "
     "repo:<owner>/<repo>:environment:<environment> or repo:<owner>/<repo>:pull_request"
@@ -278,25 +335,39 @@ _GITHUB_FORMS = (
 _GITLAB_FORM = "project_path:<group>/<project>:ref_type:<branch|tag>:ref:<ref>"
 
 
+def _oidc_url_fits(value: str) -> str:
+    if len(value) > OIDC_URL_MAX:
+        raise ValueError(
+            f"IAM takes an OIDC provider URL of at most {OIDC_URL_MAX} characters, not {len(value)} "
+            "(iam service model, CreateOpenIDConnectProvider Url)"
+        )
+    return value
+
+
 class OidcTrust(_Model):
     """Tokens of one OIDC issuer (a CI system) the federation trusts, by audience and subject."""
 
-    name: Annotated[_Str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,30}$"), "a lower-case key (a-z, 0-9, '-')")] = Field(
-        description="Stable key of the trust's resources and statements."
-    )
+    name: Annotated[
+        _Str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,30}$", re.ASCII), "a lower-case key (a-z, 0-9, '-')")
+    ] = Field(description="Stable key of the trust's resources and statements.")
     provider: Literal["github", "gitlab", "generic"]
-    issuer_url: Annotated[_Str, _matching(_ISSUER_RE, "an https URL without port, query or fragment")] | None = Field(
-        None, description=f"github: {GITHUB_ISSUER}; gitlab: default {GITLAB_ISSUER}; generic: required."
-    )
+    issuer_url: (
+        Annotated[
+            _Str,
+            _matching(_ISSUER_RE, "an https URL without port, query or fragment"),
+            AfterValidator(_oidc_url_fits),
+        ]
+        | None
+    ) = Field(None, description=f"github: {GITHUB_ISSUER}; gitlab: default {GITLAB_ISSUER}; generic: required.")
     provider_arn: (
         Annotated[
             _Str, _matching(_OIDC_PROVIDER_ARN_RE, "an IAM OIDC provider ARN (arn:aws:iam::<id>:oidc-provider/..)")
         ]
         | None
     ) = Field(None, description="An existing IAM OIDC provider; none: one is created in the shared account.")
-    audience: Annotated[_Str, _matching(re.compile(r"^[^\s]{1,255}$"), "1-255 characters without spaces")] | None = (
-        Field(None, description=f"The aud the CI requests; github default {GITHUB_AUDIENCE}, else required.")
-    )
+    audience: (
+        Annotated[_Str, _matching(re.compile(r"^[^\s]{1,255}$", re.ASCII), "1-255 characters without spaces")] | None
+    ) = Field(None, description=f"The aud the CI requests; github default {GITHUB_AUDIENCE}, else required.")
     apply_subjects: list[_Str] = Field(
         default_factory=list,
         max_length=OIDC_SUBJECTS_MAX,
@@ -363,7 +434,7 @@ def _oidc_problems(trusts: list[OidcTrust], shared_account_id: str) -> list[str]
             problems.append(f"{key}.name = {trust.name!r}: same name as ci.oidc[{names[trust.name]}].name")
         names.setdefault(trust.name, i)
         issuer = trust.issuer
-        github_issuer = issuer == GITHUB_ISSUER or re.fullmatch(re.escape(GITHUB_ISSUER) + r"/[\w-]+", issuer)
+        github_issuer = issuer == GITHUB_ISSUER or re.fullmatch(re.escape(GITHUB_ISSUER) + r"/[\w-]+", issuer, re.ASCII)
         if trust.provider == "github" and not github_issuer:
             problems.append(
                 f"{key}.issuer_url = {trust.issuer_url!r}: a github trust's issuer is {GITHUB_ISSUER} (or "
@@ -471,8 +542,13 @@ class KmsSettings(_Model):
 class AccessLoggingSettings(_Model):
     """Server access logging of the state bucket to a bucket you already run for logs (CKV_AWS_18)."""
 
-    target_bucket: Annotated[_Str, _matching(_BUCKET_RE, "an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")]
-    target_prefix: Annotated[_Str, _matching(re.compile(r"^[\w!.*'()/-]{0,512}$"), "an S3 key prefix")] = (
+    target_bucket: BucketName
+    # S3 delivers server access logs only to a bucket in the source bucket's account and Region (S3 User Guide,
+    # "Logging requests with server access logging"). The config says where the log bucket is, and the model refuses
+    # another account or Region; only AWS can tell who really owns target_bucket.
+    account_id: AccountId | None = Field(None, description="Account of target_bucket; defaults to the shared account.")
+    region: Region | None = Field(None, description="Region of target_bucket; defaults to the stack's region.")
+    target_prefix: Annotated[_Str, _matching(re.compile(r"^[\w!.*'()/-]{0,512}$", re.ASCII), "an S3 key prefix")] = (
         "terraform-state/"
     )
 
@@ -480,7 +556,7 @@ class AccessLoggingSettings(_Model):
 class StateBackendSettings(_Model):
     """The central Terraform state backend in the shared account."""
 
-    bucket_name: Annotated[_Str, _matching(_BUCKET_RE, "an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")] | None = None
+    bucket_name: BucketName | None = None
     lock_table_name: Annotated[_Str, _matching(_TABLE_RE, "a DynamoDB table name (3-255 of [A-Za-z0-9_.-])")] | None = (
         None
     )
@@ -519,7 +595,10 @@ class StackSettings(_Model):
     )
     shared_stack: (
         Annotated[
-            _Str, _matching(re.compile(r"^[\w.-]+(?:/[\w.-]+){0,2}$"), "a stack name such as org/iam-federation/shared")
+            _Str,
+            _matching(
+                re.compile(r"^[\w.-]+(?:/[\w.-]+){0,2}$", re.ASCII), "a stack name such as org/iam-federation/shared"
+            ),
         ]
         | None
     ) = Field(None, description="Member stacks: the shared stack's fully qualified name, for a StackReference.")
@@ -567,14 +646,14 @@ def _stack_size_problems(stack: StackSettings, providers: int) -> list[str]:
 OrgTargetId = Annotated[
     _Str,
     _matching(
-        re.compile(r"^(?:r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|\d{12})$"),
+        re.compile(r"^(?:r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|\d{12})$", re.ASCII),
         "an organization root (r-...), OU (ou-...-...) or account id",
     ),
 ]
 PrincipalArnPattern = Annotated[
     _Str,
     _matching(
-        re.compile(r"^arn:aws:iam::(?:\d{12}|\*):(?:role|user)/[\w+=,.@*/-]{1,512}$"),
+        re.compile(r"^arn:aws:iam::(?:\d{12}|\*):(?:role|user)/[\w+=,.@*/-]{1,512}$", re.ASCII),
         "an IAM role or user ARN, '*' allowed in the account and name (arn:aws:iam::<id|*>:role/...)",
     ),
 ]
@@ -620,7 +699,7 @@ class PlanDoerPolicies(DoerPolicies):
     """What the plan doer may read: AWS's ReadOnlyAccess unless configured otherwise."""
 
     managed_policy_arns: dict[
-        Annotated[str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,62}$"), "a lower-case key (a-z, 0-9, '-')")],
+        Annotated[str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,62}$", re.ASCII), "a lower-case key (a-z, 0-9, '-')")],
         PolicyArn,
     ] = Field(
         default_factory=lambda: {"readonly": READ_ONLY_ACCESS},
@@ -802,6 +881,7 @@ class FederationConfig(_Model):
             )
         problems += _stack_size_problems(self.stack, len(self.all_accounts))
         problems += _oidc_problems(self.ci.oidc, self.shared_account.id)
+        problems += self._accepted_by_aws_problems()
         if self.sessions.require_source_identity and self.state_backend.state_mgmt_trusts_doers:
             problems.append(
                 "sessions.require_source_identity = True: Terragrunt's iam_role chain "
@@ -813,6 +893,45 @@ class FederationConfig(_Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _accepted_by_aws_problems(self) -> list[str]:
+        """Settings each field accepts alone that AWS or the engine refuse together (issue #15, item 6)."""
+        problems: list[str] = []
+        if self.organization_guard.enabled:
+            # The guard's provider is named aws-management and every account's is aws-<name>: a second provider of
+            # that name is a duplicate URN, which the engine refuses before it creates anything. Renaming the guard's
+            # provider instead would replace the provider of every stack deployed with the guard on.
+            for key, account in [("shared_account", self.shared_account)] + [
+                (f"accounts[{i}]", a) for i, a in enumerate(self.accounts)
+            ]:
+                if account.name == MANAGEMENT_PROVIDER_ACCOUNT_NAME:
+                    problems.append(
+                        f"{key}.name = {account.name!r}: with organization_guard.enabled the guard's provider is "
+                        f"aws-{MANAGEMENT_PROVIDER_ACCOUNT_NAME}, and so would this account's (a duplicate URN the "
+                        "engine refuses); name the account otherwise, e.g. 'mgmt'"
+                    )
+        if self.state_backend.kms.enabled:
+            problem = kms_alias_problem(self.state_key_alias)
+            if problem:
+                problems.append(
+                    f"state_backend.bucket_name = {self.bucket_name!r}: names the state key's alias "
+                    f"{self.state_key_alias!r}, which KMS refuses: {problem} ({KMS_ALIAS_SOURCE})"
+                )
+        logging = self.state_backend.access_logging
+        if logging is not None:
+            if logging.account_id is not None and logging.account_id != self.shared_account.id:
+                problems.append(
+                    f"state_backend.access_logging.account_id = {logging.account_id!r}: S3 delivers server access "
+                    f"logs only to a bucket of the source bucket's account (the shared account "
+                    f"{self.shared_account.id}); S3 User Guide, Logging requests with server access logging"
+                )
+            if logging.region is not None and logging.region != self.region:
+                problems.append(
+                    f"state_backend.access_logging.region = {logging.region!r}: S3 delivers server access logs only "
+                    f"to a bucket of the source bucket's Region (the stack's region {self.region}); S3 User Guide, "
+                    "Logging requests with server access logging"
+                )
+        return problems
 
     def _risk_problems(self) -> list[str]:
         accepted = set(self.accepted_risks)
@@ -891,6 +1010,11 @@ class FederationConfig(_Model):
     @property
     def bucket_name(self) -> str:
         return self.state_backend.bucket_name or f"terraform-state-{self.shared_account.id}"
+
+    @property
+    def state_key_alias(self) -> str:
+        """The state key's alias, after the bucket; dots (valid in a bucket name, not in an alias) become '-'."""
+        return kms_alias_for(self.bucket_name)
 
     @property
     def lock_table_name(self) -> str:
@@ -1150,7 +1274,7 @@ def _map_form_paths(line: str, names: list[str]) -> str:
         i = int(match.group(1))
         return key_path(("accounts", names[i])) if i < len(names) else match.group(0)
 
-    return re.sub(r"(?<![\w.])accounts\[(\d+)\]", by_name, line)
+    return re.sub(r"(?<![\w.])accounts\[(\d+)\]", by_name, line, flags=re.ASCII)
 
 
 def parse_config(raw: Mapping[str, Any], namespace: str = NAMESPACE) -> AnyConfig:

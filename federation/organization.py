@@ -35,6 +35,7 @@ from pydantic import ValidationError
 
 from federation.config import (
     DEFAULT_MAX_ACCOUNTS_PER_STACK,
+    MANAGEMENT_PROVIDER_ACCOUNT_NAME,
     NAMESPACE,
     Account,
     ConfigError,
@@ -211,6 +212,8 @@ def derive_name(aws_name: str, account_id: str, taken: set[str]) -> str:
         f"{base[:19].rstrip('-')}-{account_id}",
         f"account-{account_id}",
     ]
+    # The guard's provider is aws-management beside every account's aws-<name> (config.py refuses that name then).
+    taken = taken | {MANAGEMENT_PROVIDER_ACCOUNT_NAME}
     for candidate in candidates:
         if valid_name(candidate) and candidate not in taken:
             return candidate

@@ -125,6 +125,7 @@ def test_one_page_of_several_is_refused() -> None:
         ("***", "account-200000000007"),
         ("A very long account name that keeps going on", "a-very-long-account-name-that-ke"),
         ("dev", "dev-0007"),  # taken
+        ("Management", "management-0007"),  # the guard's provider name
     ],
 )
 def test_derived_names_follow_the_config_rule_and_are_unique(aws_name: str, expected: str) -> None:
