@@ -6,6 +6,7 @@ resource. Errors name the config key path and the bad value, one line per proble
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import re
@@ -1220,13 +1221,21 @@ def set_command(path: str, text: str) -> str:
     return f"pulumi config set {flag}{quoted} {shlex.quote(text)} --type string"
 
 
-def _describe(error: Mapping[str, Any], data: Mapping[str, Any], map_form: bool = False) -> list[str]:
+def _describe(
+    error: Mapping[str, Any],
+    data: Mapping[str, Any],
+    map_form: bool = False,
+    suggestion: str | None = None,
+    suggestion_missing: bool = False,
+) -> list[str]:
     loc = tuple(error["loc"])
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "missing":
         return [f"{NAMESPACE}:{_format_loc(loc)}: required key is missing"]
     if error["type"] == "extra_forbidden":
-        return [f"{NAMESPACE}:{_format_loc(loc)}: unknown key (check the spelling)"]
+        hint = f"; did you mean {suggestion}?" if suggestion else ""
+        required = " (required, and missing)" if suggestion and suggestion_missing else ""
+        return [f"{NAMESPACE}:{_format_loc(loc)}: unknown key (check the spelling){hint}{required}"]
     if not loc or (error["type"] == "value_error" and "\n" in message):
         # Cross-field rules already name their keys and values, one per line.
         prefix = f"{NAMESPACE}:{_format_loc(loc)}." if loc else f"{NAMESPACE}:"
@@ -1250,6 +1259,40 @@ def _describe(error: Mapping[str, Any], data: Mapping[str, Any], map_form: bool 
     if len(shown) > 80:
         shown = shown[:77] + "..."
     return [f"{NAMESPACE}:{_format_loc(loc)} = {shown}: {message}"]
+
+
+def _model_at(annotation: Any, loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model whose keys the config holds at ``loc`` (through lists, maps and optional values), or None."""
+    for part in (*loc, None):
+        while get_origin(annotation) in (Annotated, Union, UnionType):
+            kinds = [a for a in get_args(annotation) if a is not type(None)]
+            if get_origin(annotation) is not Annotated and len(kinds) != 1:
+                return None
+            annotation = kinds[0]
+        if part is None:
+            break
+        if isinstance(part, int) and get_origin(annotation) is list:
+            annotation = get_args(annotation)[0]
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel) and part in annotation.model_fields:
+            annotation = annotation.model_fields[str(part)].annotation
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+        else:
+            return None
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _typo_hints(model: type[BaseModel], errors: list[Any]) -> dict[tuple[int | str, ...], str]:
+    """For each unknown key, the key of its model it most resembles (difflib's ratio >= 0.6), if any."""
+    hints: dict[tuple[int | str, ...], str] = {}
+    for error in errors:
+        loc = tuple(error["loc"])
+        parent = _model_at(model, loc[:-1]) if error["type"] == "extra_forbidden" and loc else None
+        if parent is not None and isinstance(loc[-1], str):
+            close = difflib.get_close_matches(loc[-1], list(parent.model_fields), n=1)
+            if close:
+                hints[loc] = close[0]
+    return hints
 
 
 def _is_member(data: Mapping[str, Any]) -> bool:
@@ -1318,8 +1361,18 @@ def parse_config(raw: Mapping[str, Any], namespace: str = NAMESPACE) -> AnyConfi
     try:
         config = model.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors():
-            problems.extend(_describe(error, data, map_form=names is not None))
+        errors = exc.errors()
+        hints = _typo_hints(model, errors)
+        missing = {tuple(e["loc"]) for e in errors if e["type"] == "missing"}
+        # A misspelt required key is one mistake: its "missing" line goes into the unknown key's line.
+        absorbed = {(*loc[:-1], key) for loc, key in hints.items()} & missing
+        for error in errors:
+            loc = tuple(error["loc"])
+            if loc in absorbed:
+                continue
+            hint = hints.get(loc)
+            missing_too = hint is not None and (*loc[:-1], hint) in absorbed
+            problems.extend(_describe(error, data, names is not None, hint, missing_too))
     else:
         if not problems:
             return config
