@@ -30,6 +30,7 @@ from plan.escalation import analyse
 from plan.matrix import access_matrix
 from plan.model import iam_model
 from plan.report import classes_text, escalation_text, matrix_text, mermaid, plan_text, write_png, write_report
+from plan.review import policy_files, write_policy_files
 from plan.runner import ProgramRun, run_program, stack_name_of
 from plan.stacks import ALL, Selection, select_stacks
 
@@ -183,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     (out / "checks.json").write_text(
         json.dumps({name: [f.as_dict() for f in found] for name, found in checks.items()}, indent=2) + "\n"
     )
-    written = ["report.json", "checks.json", "trust-graph.mmd"]
+    # Every registered policy document, for review in a pull request (written whatever the verdict).
+    write_policy_files(out / "policies", policy_files(runs, names))
+    written = ["report.json", "checks.json", "trust-graph.mmd", "policies/"]
     if not args.no_png:
         write_png(matrix, out / "trust-graph.png")
         written.append("trust-graph.png")
