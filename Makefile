@@ -1,16 +1,18 @@
 # Two set-up commands: `make plan` (offline plan of a stack, default Pulumi.shared.yaml) and `make test`.
 # Both create ./venv and install requirements-dev.txt on first use (Pulumi.yaml uses the same ./venv).
 #   make plan STACK=<name>              plans Pulumi.<name>.yaml (a member stack with the shared stack it reads)
-#   make plan STACK=all [SHARED=<name>] plans the shared stack and every member stack reading it, together
+#   make plan STACK=all [SHARED=<name>] plans the shared stack and every member stack reading it, together, all or
+#                                       nothing (any invalid stack file fails it; SHARED= when the folder holds
+#                                       several shared stacks); writes build/plan-all/<organization id>/
 #   make plan-examples                  plans the example organization in examples/ (a member stack, then all)
 #   make plan WHO=<your name>           names the sessions of the aws-config profiles it writes (default: your login)
 PYTHON ?= python3
 VENV ?= venv
 PY := $(VENV)/bin/python
 STACK ?= shared
-SHARED ?= shared
+SHARED ?=
 STACKS ?= .
-OUT ?= build/plan-$(STACK)
+OUT ?=
 
 .PHONY: plan plan-examples test lint bench clean
 
@@ -20,7 +22,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 plan: $(VENV)/.installed
-	$(PY) -m plan --dir $(STACKS) --stack $(STACK) --shared $(SHARED) --out $(OUT) $(if $(WHO),--who '$(WHO)')
+	$(PY) -m plan --dir $(STACKS) --stack $(STACK) $(if $(SHARED),--shared $(SHARED)) $(if $(OUT),--out $(OUT)) \
+		$(if $(WHO),--who '$(WHO)')
 
 plan-examples: $(VENV)/.installed
 	$(PY) -m plan --dir examples --stack members-a --out build/examples/plan-members-a
