@@ -444,7 +444,14 @@ def _subject_problem(provider: str, subject: str, apply: bool) -> str | None:
     return None
 
 
-def _oidc_problems(trusts: list[OidcTrust], shared_account_id: str) -> list[str]:
+# GitHub's immutable subject: repo:<owner>@<owner id>/<repo>@<repo id>:... (GitHub changelog 2026-04-23, "Immutable
+# subject claims for GitHub Actions OIDC tokens"); the ids never pass to whoever takes a freed name.
+_GITHUB_IMMUTABLE = re.compile(r"^repo:[^/:@]+@\d+/[^/:@]+@\d+:")
+
+
+def _oidc_problems(
+    trusts: list[OidcTrust], shared_account_id: str, accepted: frozenset[str] = frozenset()
+) -> list[str]:
     """One line per OIDC trust setting that would admit the wrong tokens, or none at all."""
     problems: list[str] = []
     names: dict[str, int] = {}
@@ -497,6 +504,15 @@ def _oidc_problems(trusts: list[OidcTrust], shared_account_id: str) -> list[str]
         for which in ("apply_subjects", "plan_subjects"):
             for j, subject in enumerate(getattr(trust, which)):
                 reason = _subject_problem(trust.provider, subject, apply=which == "apply_subjects")
+                mutable = trust.provider == "github" and not _GITHUB_IMMUTABLE.match(subject)
+                if not reason and which == "apply_subjects" and mutable and "github-mutable-subject" not in accepted:
+                    owner_repo = subject.removeprefix("repo:").split(":", 1)[0]
+                    reason = (
+                        f"names the repository by its mutable name: whoever takes {owner_repo!r} after a rename or "
+                        "deletion becomes the assumer; write repo:<owner>@<owner id>/<repo>@<repo id>:... (the ids: "
+                        "gh api repos/<owner>/<repo> --jq '.owner.id, .id'), or add 'github-mutable-subject' to "
+                        "accepted_risks"
+                    )
                 if reason:
                     problems.append(f"{key}.{which}[{j}] = {subject!r}: {reason}")
     return problems
@@ -819,12 +835,16 @@ RISKS: dict[str, str] = {
     "plan-doer-unverified-policy": "plan_path.doer.managed_policy_arns names a policy the offline plan cannot read; "
     "it is modelled as administrator of the plan doer's account (IAM writes and other roles still denied by the plan "
     "doer's guard), so a plan session may write there if the policy allows it",
+    "github-mutable-subject": "ci.oidc[].apply_subjects names a GitHub repository by its mutable name "
+    "(repo:<owner>/<repo>:...): once the owner or the repository is renamed or deleted, whoever takes the name gets "
+    "tokens with the same sub and becomes the assumer, administrator of every account",
 }
 RiskName = Literal[
     "shared-state-sessions",
     "non-admin-permission-set",
     "extra-principal-account-admins",
     "plan-doer-unverified-policy",
+    "github-mutable-subject",
 ]
 # Permission sets AWS (or common practice) makes to lack IAM power. Trusting one makes it an org admin.
 NON_ADMIN_PERMISSION_SETS = frozenset(
@@ -933,7 +953,7 @@ class FederationConfig(_Model):
                 "put them in member stacks, or use stack.kind = 'complete'"
             )
         problems += _stack_size_problems(self.stack, len(self.all_accounts))
-        problems += _oidc_problems(self.ci.oidc, self.shared_account.id)
+        problems += _oidc_problems(self.ci.oidc, self.shared_account.id, frozenset(self.accepted_risks))
         problems += self._accepted_by_aws_problems()
         if self.sessions.require_source_identity and self.state_backend.state_mgmt_trusts_doers:
             problems.append(
@@ -1048,6 +1068,11 @@ class FederationConfig(_Model):
             "non-admin-permission-set": any(p in NON_ADMIN_PERMISSION_SETS for p in self.sso.permission_sets),
             "extra-principal-account-admins": bool(self.extra_principal_accounts),
             "plan-doer-unverified-policy": self.plan_path.enabled and bool(self.plan_path.doer.unverified_policies()),
+            "github-mutable-subject": any(
+                t.provider == "github" and not _GITHUB_IMMUTABLE.match(s)
+                for t in self.ci.oidc
+                for s in t.apply_subjects
+            ),
         }
         return [risk for risk in self.accepted_risks if taken[risk]]
 

@@ -126,7 +126,7 @@ def test_check_passes_a_config_with_every_option_on() -> None:
         plan_path={**section["iam-federation:plan_path"], "enabled": True},
         ci={
             **section["iam-federation:ci"],
-            "oidc": [{"name": "gh", "provider": "github", "apply_subjects": ["repo:o/r:ref:refs/heads/main"]}],
+            "oidc": [{"name": "gh", "provider": "github", "apply_subjects": ["repo:o@1/r@2:ref:refs/heads/main"]}],
         },
         organization_guard={**GUARD, "runner_launcher_arns": ["arn:aws:iam::111111111111:role/launcher"]},
     )
@@ -296,7 +296,7 @@ def test_oidc_issuer_over_255_characters() -> None:
         "name": "ghes",
         "provider": "generic",
         "audience": "sts.amazonaws.com",
-        "apply_subjects": ["repo:o/r:ref:refs/heads/main"],
+        "apply_subjects": ["repo:o@1/r@2:ref:refs/heads/main"],
     }
     bad = with_changes(section, ci={**section["iam-federation:ci"], "oidc": [{**trust, "issuer_url": url}]})
     (problem,) = _refusal(bad)

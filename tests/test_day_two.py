@@ -17,7 +17,7 @@ import federation.topology as topology
 import plan.__main__ as plan_main
 from federation.config import ConfigError
 from iam import providers
-from plan import check_prerequisites, diff, policy_files
+from plan import check_prerequisites, diff
 from plan.checks import Finding, PlanInput
 from plan.escalation import analyse
 from plan.matrix import access_matrix
@@ -332,21 +332,6 @@ def test_a_member_stacks_own_export_is_its_base_and_the_shared_doer_is_taken_as_
         assert [f.resource.rsplit("::", 1)[-1] for f in check_prerequisites.check(plan)] == expected
         creates = {c.name for c in _changes(plan)["create"]}
         assert "doer-qa-role" in creates and not any(c.startswith("assumer") for c in creates)
-
-
-def test_every_registered_policy_document_is_written_as_sent(tmp_path: Path) -> None:
-    plan = _planned(tmp_path, example_section())
-    written = policy_files.write(tmp_path / "policies", plan.runs)
-    registered = [
-        (r.name, key, r.inputs[key])
-        for r in plan.runs[0].registrations
-        if r.custom
-        for key in policy_files.DOCUMENT_INPUTS
-        if isinstance(r.inputs.get(key), str) and r.inputs[key].startswith("{")
-    ]
-    assert written == len(registered) >= 10
-    for name, key, text in registered:
-        assert json.loads((tmp_path / "policies" / "shared" / f"{name}.{key}.json").read_text()) == json.loads(text)
 
 
 def test_the_shared_accounts_bootstrap_from_ci_is_refused_with_the_mode_that_works(

@@ -409,11 +409,6 @@ def test_a_broken_member_stack_is_named_by_the_organization_plan(
     assert "200000000044" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #17 item 1: the all-or-nothing organization plan is built on the ci-examples branch; on this "
-    "branch a broken member stack is skipped with a warning and the plan exits 0. Remove this mark when both meet.",
-)
 def test_a_broken_member_stack_fails_the_organization_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     save(tmp_path / "list-accounts.json", organization(45))
     assert run(tmp_path, capsys, *FIRST)[0] == 0

@@ -709,7 +709,7 @@ def test_a_member_with_the_plan_path_needs_it_in_its_shared_stack(tmp_path: Any)
         select_stacks(tmp_path, "members-a")
     (problem,) = caught.value.problems
     assert problem.startswith(
-        "Pulumi.members-a.yaml: iam-federation:plan_path.enabled = True: the shared stack 'shared'"
+        "Pulumi.members-a.yaml:8:5: iam-federation:plan_path.enabled = True: the shared stack 'shared'"
     )
 
 
