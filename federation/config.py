@@ -591,6 +591,12 @@ class OrganizationGuardSettings(_Model):
         max_length=10,
         description="Who besides the deployers may pass the runners' role to EC2 (e.g. the runner fleet's launcher).",
     )
+    platform_arns: list[PrincipalArnPattern] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Further roles that run the runners' account (e.g. AWSControlTowerExecution): with the guard, "
+        "nobody else of that account may act there (docs/security.md, the runners' account perimeter).",
+    )
     role_name: RoleName | None = Field(
         None,
         description="Role the guard's provider assumes in management_account_id; none: the credentials of the run.",
@@ -660,6 +666,11 @@ class PlanPathSettings(_Model):
         max_length=20,
         description="Read-only permission sets whose SSO roles may assume the plan assumer (not org admins).",
     )
+    runners_account_doer: bool = Field(
+        False,
+        description="Build a plan doer in the runners' account (the shared account) too; off by default: a read "
+        "identity there reads the runners' user data and parameters (risk 'runners-account-plan-doer').",
+    )
     assumer: PlanAssumerSettings = Field(default_factory=PlanAssumerSettings)
     doer: PlanDoerSettings = Field(default_factory=PlanDoerSettings)
     state_reader: StateReaderSettings = Field(default_factory=StateReaderSettings)
@@ -682,6 +693,12 @@ class MemberPlanPath(_Model):
 
 # Risks a config may take on knowingly. Each widens reach beyond the promise; the plan prints it by this name.
 RISKS: dict[str, str] = {
+    "runners-account-plan-doer": "plan_path.runners_account_doer = true: a plan doer in the runners' account "
+    "(ReadOnlyAccess) reads what AWS's read calls return there, the runners' launch data, user data and parameters "
+    "among them (a runner registration token makes a pull request a runner, then the apply job)",
+    "sso-outside-trust-root": "sso.account_id names an account outside the trust root (shared, management): its "
+    "IAM administrators may edit Identity Center's SAML provider there (AWSSSO_<id>_DO_NOT_DELETE), become a trusted "
+    "AWSReservedSSO_ role and then the assumer, administrator of every account",
     "shared-state-sessions": "state_backend.isolate_accounts = false: a doer session (so an application account's "
     "admin) reads and writes every account's state",
     "non-admin-permission-set": "sso.permission_sets trusts a permission set made to lack IAM power; through the "
@@ -693,6 +710,8 @@ RISKS: dict[str, str] = {
     "doer's guard), so a plan session may write there if the policy allows it",
 }
 RiskName = Literal[
+    "runners-account-plan-doer",
+    "sso-outside-trust-root",
     "shared-state-sessions",
     "non-admin-permission-set",
     "extra-principal-account-admins",
@@ -828,6 +847,23 @@ class FederationConfig(_Model):
                     "administrator of every account through the assumer; trust admin permission sets only, or add "
                     "'non-admin-permission-set' to accepted_risks"
                 )
+        if self.sso_outside_trust_root and "sso-outside-trust-root" not in accepted:
+            problems.append(
+                f"sso.account_id = {self.sso_account_id!r}: not the shared account or management_account_id; its IAM "
+                "administrators may edit Identity Center's SAML provider there and become a trusted SSO role, so "
+                "administrator of every account; use Identity Center's account as the shared or management account "
+                "(set management_account_id), or add 'sso-outside-trust-root' to accepted_risks"
+            )
+        if (
+            self.plan_path.enabled
+            and self.plan_path.runners_account_doer
+            and "runners-account-plan-doer" not in accepted
+        ):
+            problems.append(
+                "plan_path.runners_account_doer = True: a plan doer in the runners' account reads the runners' launch "
+                "data, user data and parameters (tokens that make a pull request a runner); leave it off (the "
+                "shared account is planned on the apply path), or add 'runners-account-plan-doer' to accepted_risks"
+            )
         if "extra-principal-account-admins" not in accepted:
             for i, arn in enumerate(self.ci.extra_trusted_principal_arns):
                 if arn.split(":")[4] not in self.trust_root_accounts:
@@ -864,6 +900,12 @@ class FederationConfig(_Model):
         return {self.shared_account.id, *([self.management_account_id] if self.management_account_id else [])}
 
     @property
+    def sso_outside_trust_root(self) -> bool:
+        """Identity Center's account (whose SSO roles the assumer trusts) is not one of the trust root's."""
+        trusted = bool(self.sso.permission_sets) or (self.plan_path.enabled and bool(self.plan_path.permission_sets))
+        return trusted and self.sso_account_id not in self.trust_root_accounts
+
+    @property
     def extra_principal_accounts(self) -> set[str]:
         return {arn.split(":")[4] for arn in self.ci.extra_trusted_principal_arns} - self.trust_root_accounts
 
@@ -875,6 +917,8 @@ class FederationConfig(_Model):
             "non-admin-permission-set": any(p in NON_ADMIN_PERMISSION_SETS for p in self.sso.permission_sets),
             "extra-principal-account-admins": bool(self.extra_principal_accounts),
             "plan-doer-unverified-policy": self.plan_path.enabled and bool(self.plan_path.doer.unverified_policies()),
+            "runners-account-plan-doer": self.plan_path.enabled and self.plan_path.runners_account_doer,
+            "sso-outside-trust-root": self.sso_outside_trust_root,
         }
         return [risk for risk in self.accepted_risks if taken[risk]]
 

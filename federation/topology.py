@@ -202,7 +202,10 @@ def build_shared_topology(config: FederationConfig) -> Topology:
             state_reader_trusts_plan_doers=config.state_backend.state_mgmt_trusts_doers,
         )
         runners = (config.shared_account.id, documents.runner_tag(config))
-        plan_doers = _plan_doer_roles(config.all_accounts, providers, plan.doer, plan_facts, runners)
+        # No plan identity in the runners' account unless asked for (and accepted as a risk): reads there return
+        # the runners' launch data, user data and parameters.
+        planned = config.all_accounts if plan.runners_account_doer else config.accounts
+        plan_doers = _plan_doer_roles(planned, providers, plan.doer, plan_facts, runners)
         assert backend.state_reader_role is not None  # the backend builds it whenever the plan path is on
         plan_outputs = {
             "plan_assumer_role_arn": plan_assumer.role.arn,

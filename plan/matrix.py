@@ -152,8 +152,17 @@ def actions(node: Node, target: Target) -> tuple[str, ...]:
 
 
 def verdict(node: Node, target: Target, explain: bool = True, memo: Memo | None = None) -> Verdict:
-    """Every action of the target must be allowed (AssumeRole with session tags needs sts:TagSession as well)."""
+    """Every action of the target must be allowed (AssumeRole with session tags needs sts:TagSession as well), or
+    one of them for a target of any_action (a write call on a runner asset)."""
     reasons: list[str] = []
+    if target.any_action:
+        for action in target.actions:
+            result = evaluate(node.principal, request_for(target, action), explain, memo)
+            if result.allowed:
+                return Verdict(True, [f"{action}: {reason}" for reason in result.decided_by])
+        return Verdict(
+            False, [f"none of {len(target.actions)} write actions (one of each kind the policies tell apart)"]
+        )
     for action in actions(node, target):
         result = evaluate(node.principal, request_for(target, action), explain, memo)
         reasons += result.decided_by

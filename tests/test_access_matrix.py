@@ -166,7 +166,7 @@ def test_sso_in_another_account_and_extra_principals() -> None:
         example_section(),
         sso={"account_id": "666666666666", "permission_sets": ["Platform"]},
         ci={"extra_trusted_principal_arns": [extra]},
-        accepted_risks=["extra-principal-account-admins"],
+        accepted_risks=["extra-principal-account-admins", "sso-outside-trust-root"],
     )
     matrix = matrix_of(section)
     assert matrix.mismatches == []

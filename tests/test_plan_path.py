@@ -33,6 +33,8 @@ from tests.test_stacks import member_section, run_member
 PLAN_PATH = {"enabled": True, "permission_sets": ["AWSReadOnlyAccess"]}
 SHARED_ID = "111111111111"
 ACCOUNTS = {"shared": SHARED_ID, "dev": "222222222222", "stage": "333333333333", "prod": "444444444444"}
+# No plan identity in the runners' account (the shared account) unless plan_path.runners_account_doer (a risk).
+PLANNED = {name: account for name, account in ACCOUNTS.items() if name != "shared"}
 PLAN_ASSUMER = f"arn:aws:iam::{SHARED_ID}:role/infrastructure-plan-assumer-role"
 STATE_READER = f"arn:aws:iam::{SHARED_ID}:role/state-reader-role"
 STATE_MGMT = f"arn:aws:iam::{SHARED_ID}:role/state-mgmt-role"
@@ -104,7 +106,7 @@ def test_turning_it_on_only_adds_resources_besides_the_backends_guards(
     changed = {urn.rsplit("::", 1)[1] for urn in before if before[urn] != after[urn]}
     assert changed == {"state-backend-policy", "state-backend-lock-table-policy"}
     added = {urn.rsplit("::", 1)[1] for urn in set(after) - set(before)}
-    per_account = {f"plan-doer-{a}{part}" for a in ACCOUNTS for part in ("", "-role", "-readonly", "-guard")}
+    per_account = {f"plan-doer-{a}{part}" for a in PLANNED for part in ("", "-role", "-readonly", "-guard")}
     assert added == {
         "plan-assumer",
         "plan-assumer-role",
@@ -206,7 +208,8 @@ def test_extra_trust_statements_join_the_plan_assumer_trust(config: FederationCo
 
 
 def test_every_account_has_a_plan_doer_keyed_by_its_name(run: ProgramRun) -> None:
-    for account, account_id in ACCOUNTS.items():
+    assert not [r for r in run.registrations if r.name.startswith("plan-doer-shared")]
+    for account, account_id in PLANNED.items():
         component = registered(run, f"plan-doer-{account}")
         assert component.type == "iam-federation:iam:PlanDoerRole"
         role = registered(run, f"plan-doer-{account}-role")
@@ -242,9 +245,13 @@ def test_the_plan_doers_guard_denies_iam_writes_and_every_other_role(run: Progra
     assert {"sqs:ReceiveMessage", "cognito-identity:GetCredentialsForIdentity", "ec2:GetPasswordData"} <= set(
         effectful["Action"]
     )
-    # The runners live in the shared account: only its plan doer carries the deny on their secrets.
+    # The runners live in the shared account: only its plan doer (when asked for) carries the deny on their secrets.
     assert "NoRunnerSecrets" not in guard
-    shared = statements(policy_of(run, "plan-doer-shared-guard"))
+    opted = plan_section(
+        plan_path={"enabled": True, "permission_sets": ["AWSReadOnlyAccess"], "runners_account_doer": True},
+        accepted_risks=["runners-account-plan-doer"],
+    )
+    shared = statements(policy_of(run_section(opted), "plan-doer-shared-guard"))
     runner = shared["NoRunnerSecrets"]
     assert runner["Condition"] == {"StringEquals": {"aws:ResourceTag/iam-federation:runner": "true"}}
     assert {"ec2:DescribeInstanceAttribute", "ec2:GetConsoleOutput", "ssm:GetParameter"} <= set(runner["Action"])
@@ -351,7 +358,7 @@ def test_outputs_name_the_plan_roles(run: ProgramRun) -> None:
     outputs = run.outputs
     assert outputs["plan_assumer_role_arn"] == PLAN_ASSUMER
     assert outputs["state_reader_role_arn"] == STATE_READER
-    assert outputs["plan_doer_role_arns"] == {a: plan_doer_arn(a) for a in sorted(ACCOUNTS)}
+    assert outputs["plan_doer_role_arns"] == {a: plan_doer_arn(a) for a in sorted(PLANNED)}
     assert (outputs["plan_doer_role_name"], outputs["plan_doer_role_path"]) == ("infrastructure-plan-doer-role", "/")
 
 
@@ -359,7 +366,7 @@ def test_plan_documents_lint_clean(run: ProgramRun) -> None:
     plan_docs = {
         k: v for k, v in registered_documents(run).items() if re.match(r"(plan-|state-backend-state-reader)", k[0])
     }
-    assert len(plan_docs) == 12  # plan assumer (2), 4 plan doers (2 each), state reader (2)
+    assert len(plan_docs) == 10  # plan assumer (2), 3 plan doers (2 each: none in the runners' account), reader (2)
     for (name, key), document in plan_docs.items():
         statements_ = len(json.loads(document)["Statement"])
         expected = [TRUST_FALSE_POSITIVE] * statements_ if key == "assumeRolePolicy" else []
@@ -424,9 +431,9 @@ def test_the_matrix_matches_the_promise_with_the_plan_path(matrix: Matrix) -> No
     assert allowed == {
         ("sso-plan:AWSReadOnlyAccess", "assume:plan-assumer"),
         ("sso-plan:AWSReadOnlyAccess(regional path)", "assume:plan-assumer"),
-        *{("plan-assumer", f"assume:plan-doer@{a}") for a in ACCOUNTS},
+        *{("plan-assumer", f"assume:plan-doer@{a}") for a in PLANNED},
         *{("plan-assumer", f"assume:state-reader[{a}]") for a in subjects},
-        *{(f"plan-doer@{a}", f"assume:state-reader[{a}]") for a in ACCOUNTS},
+        *{(f"plan-doer@{a}", f"assume:state-reader[{a}]") for a in PLANNED},
         *reads,
         *shared_outputs,
     }
@@ -463,8 +470,8 @@ def test_no_plan_identity_writes_in_one_request(matrix: Matrix) -> None:
     assert not matrix.cell("state-reader[dev]", "lock-write:dev").actual
     assert not matrix.cell("state-reader[dev]", "state-read:prod").actual
     # ReadOnlyAccess reads S3 and DynamoDB everywhere: the backend's guards keep the plan doer out of state anyway.
-    shared_doer = matrix.cell("plan-doer@shared", "state-read:dev")
-    assert not shared_doer.actual and "resource:Deny:DenyStateObjectsExceptStateMgmt" in shared_doer.decided_by
+    plan_doer = matrix.cell("plan-doer@stage", "state-read:dev")
+    assert not plan_doer.actual and "resource:Deny:DenyStateObjectsExceptStateMgmt" in plan_doer.decided_by
     assert not matrix.cell("plan-doer@dev", "write:dev").actual
 
 
@@ -654,8 +661,9 @@ def test_every_plan_profile_resolves_to_its_plan_role(run: ProgramRun, aws_cli: 
     read_only = f"sso:{SHARED_ID}:AWSReadOnlyAccess"
     assert chains["shared-AWSReadOnlyAccess"] == [read_only]
     assert chains["assumer.plan"] == [read_only, PLAN_ASSUMER]
-    for account in ACCOUNTS:
+    for account in PLANNED:
         assert chains[f"{account}.plan"] == [read_only, PLAN_ASSUMER, plan_doer_arn(account)]
+    assert "shared.plan" not in chains  # no plan identity in the runners' account
     # The apply path's profiles are as they were.
     assert chains["dev"][-1] == "arn:aws:iam::222222222222:role/infrastructure-doer-role"
 

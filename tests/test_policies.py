@@ -250,8 +250,10 @@ def test_organization_guard_keeps_roles_to_their_deployers() -> None:
         runner_role=("/", "assumer"),
         runner_instance_profile=("/", "runners"),
         runner_launcher_arns=["arn:aws:iam::111111111111:role/launcher"],
-        runner_tag=("iam-federation:runner", "true"),
         backend_resources=["arn:aws:s3:::b", "arn:aws:dynamodb:us-east-1:111111111111:table/t"],
+        runners_account_id="111111111111",
+        platform_arns=["arn:aws:iam::111111111111:role/doer", "arn:aws:iam::111111111111:role/assumer"],
+        assume_only_arns=["arn:aws:iam::111111111111:role/ci"],
     )
     by_sid = statements(document)
     roles = by_sid["ProtectFederationRoles"]
@@ -268,12 +270,21 @@ def test_organization_guard_keeps_roles_to_their_deployers() -> None:
         "ArnNotLike": {"aws:PrincipalArn": [*deployers, "arn:aws:iam::111111111111:role/launcher"]}
     }
     assert by_sid["ProtectRunnerInstanceProfile"]["Resource"] == "arn:aws:iam::*:instance-profile/runners"
-    runners = by_sid["ProtectRunnerInstances"]
-    assert {"ec2:ModifyInstanceAttribute", "ec2:CreateLaunchTemplateVersion", "ssm:SendCommand"} <= set(
-        runners["Action"]
-    )
-    assert runners["Condition"]["StringEquals"] == {"aws:ResourceTag/iam-federation:runner": "true"}
-    assert runners["Condition"]["ArnNotLike"] == passing["Condition"]["ArnNotLike"]
+    # The runners' account is platform-only: an allow-list of principals, no list of EC2 or SSM actions.
+    perimeter = by_sid["RunnersAccountPlatformOnly"]
+    assert (perimeter["Effect"], perimeter["Resource"]) == ("Deny", "*")
+    assert perimeter["NotAction"] == ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
+    platform = ["arn:aws:iam::111111111111:role/assumer", "arn:aws:iam::111111111111:role/doer"]
+    assert perimeter["Condition"] == {
+        "StringEquals": {"aws:PrincipalAccount": "111111111111"},
+        "ArnNotLike": {"aws:PrincipalArn": platform},
+    }
+    leaving = by_sid["RunnersAccountAssumeOnlyPlatformAndBreakGlass"]
+    assert leaving["Action"] == perimeter["NotAction"]
+    assert leaving["Condition"]["ArnNotLike"] == {
+        "aws:PrincipalArn": sorted([*platform, "arn:aws:iam::111111111111:role/ci"])
+    }
+    assert "ProtectRunnerInstances" not in by_sid and "ProtectRunnerTag" not in by_sid
     # SCPs bind the account root user and AssumeRoot sessions, which resource policies cannot deny.
     backend = by_sid["ProtectStateBackendPolicies"]
     assert backend["Resource"] == ["arn:aws:dynamodb:us-east-1:111111111111:table/t", "arn:aws:s3:::b"]
