@@ -221,6 +221,11 @@ def plan_assumer_permissions(config: FederationConfig) -> PolicyDocument:
     )
 
 
+def plan_permission_set_inline(config: FederationConfig) -> PolicyDocument:
+    """What to paste into each read-only permission set of plan_path.permission_sets (docs/plan-path.md)."""
+    return plan_policies.plan_permission_set_policy(plan_assumer_arn=names.plan_assumer_arn(config))
+
+
 def plan_doer_trust(plan_assumer_arn: str) -> PolicyDocument:
     return plan_policies.plan_doer_trust_policy(plan_assumer_arn=plan_assumer_arn)
 

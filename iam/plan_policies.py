@@ -93,6 +93,21 @@ def plan_assumer_permissions_policy(
     }
 
 
+def plan_permission_set_policy(*, plan_assumer_arn: str) -> PolicyDocument:
+    """The inline policy a read-only permission set needs to reach the plan assumer, and nothing more.
+
+    A trust that names an account lets a principal in only when its own policies allow sts:AssumeRole too, and
+    ReadOnlyAccess allows none. Scoped to the plan assumer: in the management account (Identity Center's usual home)
+    every OrganizationAccountAccessRole trusts the account root, so a wider grant there would reach all of them.
+    """
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {"Sid": "AssumePlanAssumerOnly", "Effect": "Allow", "Action": ASSUME_ACTIONS, "Resource": plan_assumer_arn}
+        ],
+    }
+
+
 def plan_doer_trust_policy(*, plan_assumer_arn: str) -> PolicyDocument:
     """Trust of a plan doer: the plan assumer only (never the apply assumer: apply sessions have their own doers)."""
     statement = assumer_statement(plan_assumer_arn)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from federation import documents
 from federation.config import FederationConfig
 from iam.policies import WEB_IDENTITY_ACTION
 from plan.classes import AccountClass, ClassMap, account_classes, representative_accounts
@@ -23,6 +24,7 @@ from plan.world import (
     Node,
     Target,
     World,
+    arn_like,
     carries_source_identity,
     organization_accounts,
     permission_set_of,
@@ -186,6 +188,8 @@ def expected(config: FederationConfig, world: World, node: Node, target: Target)
     kind = target.kind
     if kind in STEP_KINDS or target.key.startswith("assume:bootstrap@"):
         return None
+    if perimeter_denies(config, node, target):
+        return False  # the runners' account is platform-only: nobody else acts there
     vpc_bound = bool(config.ci.runner_vpc_ids)
     # The runners' role works on any instance in the runners' VPCs; copied off one, only when not bound to them.
     assumer = node.kind in ("assumer", "assumer-foreign") or (node.kind == "assumer-copied" and not vpc_bound)
@@ -217,6 +221,20 @@ def expected(config: FederationConfig, world: World, node: Node, target: Target)
     if kind == "key-admin":
         return node.key in deployers(world)
     return False  # plain http, whole-table reads, direct key use, destroying a version: nobody
+
+
+def perimeter_denies(config: FederationConfig, node: Node, target: Target) -> bool:
+    """With the organization guard, a principal of the runners' account (the shared account) that is not a platform
+    role may do nothing there; a break-glass principal (trusted SSO role, extra CI principal) may only assume roles.
+    From config alone: the same ARN lists the guard is built from, matched as ArnLike matches."""
+    if not config.organization_guard.enabled or node.service or node.principal.federated is not None:
+        return False
+    if node.account.id != config.shared_account.id:
+        return False
+    allowed = documents.runners_account_platform_arns(config)
+    if target.kind.startswith("assume"):
+        allowed = [*allowed, *documents.runners_account_break_glass_arns(config)]
+    return not any(arn_like(pattern, node.principal.arn) for pattern in allowed)
 
 
 def plan_expected(config: FederationConfig, node: Node, target: Target) -> bool | None:

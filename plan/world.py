@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from federation.config import READ_ONLY_MANAGED_POLICIES, FederationConfig, OidcTrust
+from federation.documents import plan_permission_set_inline
 from federation.names import oidc_provider_arns
 from iam.policies import issuer_host
 from plan.evaluator import ContextValue, Document, Principal
@@ -127,6 +128,11 @@ SOURCE_IDENTITY = "jane.doe"
 def carries_source_identity(principal: Principal) -> bool:
     """Whether the session's requests carry a source identity (set when it was created, or set in this request)."""
     return any(key == "aws:SourceIdentity" for key, _ in principal.context)
+
+
+def arn_like(pattern: str, value: str) -> bool:
+    """IAM's ArnLike, as the guard's ArnNotLike uses it on role ARNs: StringLike over the whole ARN."""
+    return _like(pattern, value)
 
 
 def _like(pattern: str, value: str) -> bool:
@@ -584,7 +590,11 @@ class World:
         are) plus the sts:AssumeRole they need to reach the plan assumer, on every role (the worst such a grant can
         be); one also under a regional path, and a namesake with a suffix, modelled as an administrator."""
         config = self.config
-        read_only = (("ReadOnlyAccess", published_policy(READ_ONLY_ACCESS)), ("assume-roles", ASSUME_ANY_ROLE))
+        # In the management account every OrganizationAccountAccessRole trusts the account root: there the set is
+        # modelled with exactly the generated grant (documents.plan_permission_set_inline), which the docs tell the
+        # user to paste. Elsewhere with the widest grant, to show the trust policies alone keep it out.
+        grant = plan_permission_set_inline(config) if sso_account.id == self.management.id else ASSUME_ANY_ROLE
+        read_only = (("ReadOnlyAccess", published_policy(READ_ONLY_ACCESS)), ("assume-roles", grant))
         admin = (("AdministratorAccess", ADMIN),)
         # A set trusted by both paths is an apply set (an administrator): its sso: node already stands for it.
         plan_only = [ps for ps in plan_sets if ps not in config.sso.permission_sets]
