@@ -113,6 +113,16 @@ AccountId = Annotated[_Str, BeforeValidator(_no_number_ids), _matching(re.compil
 AccountName = Annotated[
     _Str, _matching(_ACCOUNT_NAME_RE, "2-32 characters of a-z, 0-9 and '-', starting with a letter")
 ]
+# <account name>/<path>/: a prefix of state keys under an account's own prefix, never the account whole.
+_READABLE_RE = re.compile(r"^[a-z][a-z0-9-]{1,31}/(?:[A-Za-z0-9_.=+-]+/)+$")
+ReadablePrefix = Annotated[
+    _Str,
+    _matching(
+        _READABLE_RE,
+        "<account name>/<path>/, a key prefix under one account such as 'shared/outputs/' (never an account's whole "
+        "state: its runner and other modules' state holds secrets)",
+    ),
+]
 RoleName = Annotated[_Str, _matching(_ROLE_NAME_RE, "an IAM role name: 1-64 characters of [A-Za-z0-9_+=,.@-]")]
 RolePath = Annotated[
     _Str,
@@ -496,10 +506,11 @@ class StateBackendSettings(_Model):
         description="State keys start with the account id and a state-mgmt session reaches one account's keys only. "
         "false is the legacy layout (any key, any session) and must be accepted as risk 'shared-state-sessions'.",
     )
-    readable_state: list[AccountName] = Field(
+    readable_state: list[ReadablePrefix] = Field(
         default_factory=list,
         max_length=20,
-        description="Accounts (by name) whose state every account may read, e.g. the shared account's outputs.",
+        description="State key prefixes every account may read, as <account name>/<path>/ (e.g. shared/outputs/: "
+        "the shared account's units under outputs/); never an account's whole state.",
     )
     terragrunt_lock: Literal["lockfile", "dynamodb", "both"] = Field(
         "lockfile",
@@ -774,9 +785,12 @@ class FederationConfig(_Model):
         problems = _duplicate_accounts(self.accounts, self.shared_account)
         problems += self._risk_problems()
         names = {a.name for a in self.all_accounts}
-        for i, name in enumerate(self.state_backend.readable_state):
-            if name not in names:
-                problems.append(f"state_backend.readable_state[{i}] = {name!r}: not an account of this stack")
+        for i, prefix in enumerate(self.state_backend.readable_state):
+            if prefix.split("/", 1)[0] not in names:
+                problems.append(
+                    f"state_backend.readable_state[{i}] = {prefix!r}: {prefix.split('/', 1)[0]!r} is not an account "
+                    "of this stack"
+                )
         if self.organization_guard.enabled and self.management_account_id is None:
             problems.append(
                 "organization_guard.enabled = True: management_account_id is required (the guard is an SCP written "
@@ -898,6 +912,12 @@ class FederationConfig(_Model):
     def trust_root_accounts(self) -> set[str]:
         """Accounts whose IAM administrators the promise counts as the trust root."""
         return {self.shared_account.id, *([self.management_account_id] if self.management_account_id else [])}
+
+    @property
+    def readable_prefixes(self) -> list[str]:
+        """state_backend.readable_state as key prefixes of the bucket: <account id>/<path>/."""
+        ids = {a.name: a.id for a in self.all_accounts}
+        return sorted({ids[p.split("/", 1)[0]] + "/" + p.split("/", 1)[1] for p in self.state_backend.readable_state})
 
     @property
     def sso_outside_trust_root(self) -> bool:

@@ -91,7 +91,7 @@ def state_mgmt_permissions(config: FederationConfig, kms_key_arn: str | None = N
         region=config.region,
         bucket_account=config.shared_account.id,
         isolate_accounts=config.state_backend.isolate_accounts,
-        readable_account_ids=names.account_ids(config, config.state_backend.readable_state),
+        readable_prefixes=config.readable_prefixes,
         kms_key_arn=kms_key_arn,
     )
 
@@ -218,6 +218,7 @@ def plan_assumer_permissions(config: FederationConfig) -> PolicyDocument:
         plan_doer_name=doer.name,
         state_reader_arn=names.state_reader_arn(config),
         organization_id=config.organization_id,
+        runners_account_id=config.shared_account.id if config.state_backend.isolate_accounts else None,
     )
 
 
@@ -261,7 +262,7 @@ def state_reader_permissions(config: FederationConfig, kms_key_arn: str | None =
         table_arn=lock_table_arn(config),
         region=config.region,
         isolate_accounts=config.state_backend.isolate_accounts,
-        readable_account_ids=names.account_ids(config, config.state_backend.readable_state),
+        readable_prefixes=config.readable_prefixes,
         kms_key_arn=kms_key_arn,
     )
 

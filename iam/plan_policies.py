@@ -20,6 +20,7 @@ from iam.policies import (
     assumer_statement,
     sso_trust_statement,
 )
+from state_backend.policies import STATE_ACCOUNT_TAG
 
 # Every IAM action that creates, changes or hands out an identity or its power (wildcards by verb, so a new IAM write
 # action of one of these verbs is denied too). iam:PassRole is here because passing a role to a service (EC2, Lambda)
@@ -75,12 +76,31 @@ def plan_assumer_permissions_policy(
     plan_doer_name: str,
     state_reader_arn: str,
     organization_id: str,
+    runners_account_id: str | None = None,
     partition: str = "aws",
 ) -> PolicyDocument:
-    """What the plan assumer may do: assume the plan doers of the organization and the state reader. Nothing else."""
+    """What the plan assumer may do: assume the plan doers of the organization and the state reader. Nothing else.
+
+    runners_account_id: never tag the state reader with the runners' account (the shared account): its modules'
+    state holds the runners' secrets; its readable prefixes are read through any other account's session.
+    """
+    runners = (
+        [
+            {
+                "Sid": "NoRunnersAccountState",
+                "Effect": "Deny",
+                "Action": "sts:TagSession",
+                "Resource": state_reader_arn,
+                "Condition": {"StringEquals": {f"aws:RequestTag/{STATE_ACCOUNT_TAG}": runners_account_id}},
+            }
+        ]
+        if runners_account_id
+        else []
+    )
     return {
         "Version": VERSION,
         "Statement": [
+            *runners,
             {
                 "Sid": "AssumePlanDoersInOrganization",
                 "Effect": "Allow",
@@ -126,7 +146,27 @@ EFFECTFUL_READ_ACTIONS = [
     "gamelift:GetInstanceAccess",
     "ec2:GetPasswordData",
     "connect:GetFederationToken",
+    # issue #16 item 6: job details carry artifact-bucket credentials and action secrets; query control stops or
+    # starts others' queries and tails; these ask a service to act (send logs, deliver a snapshot, retrieve traces).
+    "codepipeline:GetJobDetails",
+    "codepipeline:GetThirdPartyJobDetails",
     "logs:StartLiveTail",
+    "logs:StopLiveTail",
+    "logs:StartQuery",
+    "logs:StopQuery",
+    "elasticbeanstalk:RequestEnvironmentInfo",
+    "config:DeliverConfigSnapshot",
+    "xray:StartTraceRetrieval",
+    "xray:CancelTraceRetrieval",
+    # Outside Get/List/Describe in ReadOnlyAccess (tests/test_read_only_access.py reviews every such entry): these
+    # mint credentials, reach into a cluster, replicate data, start jobs that cost, or call with a bearer token.
+    "s3express:CreateSession",
+    "eks:AccessKubernetesApi",
+    "dynamodb:ReadDataForReplication",
+    "servicequotas:StartQuotaUtilizationReport",
+    "devops-guru:StartCostEstimation",
+    "bedrock-mantle:CallWithBearerToken",
+    "agent-registry:InvokeRegistryMcp",
 ]
 # What would hand a reader the CI runners' secrets (user data with registration tokens, console output, launch
 # templates, parameters): denied on resources carrying the runner tag, in the account where the runners live.

@@ -147,12 +147,8 @@ def _allowed_to(config: FederationConfig, source: Node, owner: str | None, targe
     if owner == PLAN + source.owner:
         return True  # an account's own plan doer and state-reader session are within its reach
     if target is not None and target.kind in READ_ONLY and config.state_backend.isolate_accounts:
-        return target.subject in _readable(config)
+        return target.readable
     return False
-
-
-def _readable(config: FederationConfig) -> set[str]:
-    return {a.id for a in config.all_accounts if a.name in config.state_backend.readable_state}
 
 
 def _plan_allows(config: FederationConfig, source: Node, owner: str, target: Target | None) -> bool:
@@ -165,7 +161,7 @@ def _plan_allows(config: FederationConfig, source: Node, owner: str, target: Tar
         return False  # a doer, the assumer, state-mgmt, a guard, a write, a lock: never
     if scope == "*" or target.subject == scope:
         return True
-    return target.kind in READ_ONLY and config.state_backend.isolate_accounts and target.subject in _readable(config)
+    return target.kind in READ_ONLY and config.state_backend.isolate_accounts and target.readable
 
 
 def _risk(config: FederationConfig, matrix: Matrix, reach_: Reach, reached: str) -> str | None:

@@ -206,14 +206,13 @@ def expected(config: FederationConfig, world: World, node: Node, target: Target)
     if kind in ("assume-plan", "assume-reader", "write"):
         return plan_expected(config, node, target)
     if kind in STATE_DATA:
-        readable = {a.id for a in config.all_accounts if a.name in config.state_backend.readable_state}
         if node.kind == "state-reader":
-            # Reads only, of the account its session is tagged with (and the readable ones); never a lock.
+            # Reads only, of the account its session is tagged with (and the readable prefixes); never a lock.
             own = not isolate or node.about == target.subject
-            return kind in PLAN_READS and (own or (kind in READ_ONLY and target.subject in readable))
+            return kind in PLAN_READS and (own or (kind in READ_ONLY and target.readable))
         if node.kind != "state-mgmt":
             return False
-        return not isolate or node.about == target.subject or (kind in READ_ONLY and target.subject in readable)
+        return not isolate or node.about == target.subject or (kind in READ_ONLY and target.readable)
     if kind == "guard":
         return node.key in deployers(world)
     if kind == "key-use":
@@ -253,7 +252,9 @@ def plan_expected(config: FederationConfig, node: Node, target: Target) -> bool 
         return node.kind == "plan-assumer"  # a plan doer: the plan assumer's sessions only
     trusted = plan_doer_named(config, node) and config.state_backend.state_mgmt_trusts_doers
     own = not config.state_backend.isolate_accounts or node.account.id == target.subject
-    return node.kind == "plan-assumer" or (trusted and own)
+    # The plan assumer tags the state reader with any account but the runners' (their modules' state holds secrets).
+    runners = target.subject == config.shared_account.id and config.state_backend.isolate_accounts
+    return (node.kind == "plan-assumer" and not runners) or (trusted and own)
 
 
 def plan_doer_named(config: FederationConfig, node: Node) -> bool:

@@ -231,6 +231,8 @@ class Target:
     same_account_only: bool = False  # IAM calls act in the caller's own account only
     # The request is made when any one of the actions is allowed (a write call on a runner asset), not every one.
     any_action: bool = False
+    # State under a prefix of state_backend.readable_state (readable by every account), not the account's own.
+    readable: bool = False
 
 
 def _template(key: str, name: str) -> str:
@@ -764,6 +766,29 @@ class World:
                         subject.id,
                     )
                 )
+            for prefix in [p for p in config.readable_prefixes if p.split("/", 1)[0] == subject.id]:
+                # The readable outputs: other accounts may read and list these, and nothing else of the account.
+                name = prefix.split("/", 1)[1].rstrip("/").replace("/", "-")
+                readable = [
+                    ("state-read", "s3:GetObject", objects + prefix + "terraform.tfstate", ()),
+                    ("state-list", "s3:ListBucket", f"arn:aws:s3:::{bucket}", (("s3:prefix", prefix),)),
+                ]
+                for kind, action, resource, context in readable:
+                    self._add_target(
+                        Target(
+                            f"{kind}-{name}:{subject.name}",
+                            kind,
+                            subject.id,
+                            (action,),
+                            resource,
+                            model.bucket_account,
+                            model.bucket_policy,
+                            context,
+                            (),
+                            subject.id,
+                            readable=True,
+                        )
+                    )
             lock = (("dynamodb:LeadingKeys", (f"{bucket}/{key}",)),)
             for kind, action in (("lock-read", "dynamodb:GetItem"), ("lock-write", "dynamodb:PutItem")):
                 self._add_target(

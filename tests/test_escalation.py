@@ -73,7 +73,8 @@ def test_an_application_admin_reaches_its_own_state_and_nothing_else(
     assert reach.describe("state-write:dev").endswith("-[assume:state-mgmt[dev]]-> state-mgmt[dev] -[state-write:dev]")
     assert "state-mgmt[prod]" not in reach.hops and "doer@prod" not in reach.hops
     assert not {a for a in reach.assets if a.endswith(":prod") or a.endswith(":stage")}
-    assert "state-read:shared" in reach.assets  # readable_state: [shared]
+    assert "state-read-outputs:shared" in reach.assets  # readable_state: [shared/outputs/]
+    assert "state-read:shared" not in reach.assets  # never the shared account's state whole
     assert "state-write:shared" not in reach.assets
 
 

@@ -198,7 +198,16 @@ def test_plan_assumer_trusts_the_read_only_sets_only_and_assumes_plan_roles_only
         "StringEquals": {"aws:ResourceOrgID": "o-a1b2c3d4e5"}
     }
     assert allowed["AssumeStateReader"]["Resource"] == STATE_READER
-    assert {s["Effect"] for s in allowed.values()} == {"Allow"} and len(allowed) == 2
+    # The plan path reads no runner state: the reader is never tagged with the runners' (shared) account.
+    assert allowed["NoRunnersAccountState"] == {
+        "Sid": "NoRunnersAccountState",
+        "Effect": "Deny",
+        "Action": "sts:TagSession",
+        "Resource": STATE_READER,
+        "Condition": {"StringEquals": {"aws:RequestTag/StateAccount": SHARED_ID}},
+    }
+    assert {s["Effect"] for k, s in allowed.items() if k != "NoRunnersAccountState"} == {"Allow"}
+    assert len(allowed) == 3
 
 
 def test_extra_trust_statements_join_the_plan_assumer_trust(config: FederationConfig) -> None:
@@ -284,7 +293,7 @@ def test_the_state_reader_reads_its_accounts_state_and_lock_digests_only(run: Pr
             "dynamodb:LeadingKeys": [f"terraform-state-{SHARED_ID}/${{aws:PrincipalTag/StateAccount}}/*"]
         },
     }
-    assert access["ReadReadableState"]["Resource"] == [f"{bucket}/{SHARED_ID}/*"]  # readable_state: [shared]
+    assert access["ReadReadableState"]["Resource"] == [f"{bucket}/{SHARED_ID}/outputs/*"]  # [shared/outputs/]
     granted = {a for s in access.values() for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
     assert granted == {"s3:ListBucket", "s3:GetObject", "dynamodb:GetItem"}
 
@@ -332,7 +341,7 @@ def test_the_bucket_and_table_let_the_reader_read_and_nothing_more(run: ProgramR
 
 
 def test_a_state_key_lets_the_reader_decrypt_through_the_stores_only() -> None:
-    section = plan_section(state_backend={"kms": {"enabled": True}, "readable_state": ["shared"]})
+    section = plan_section(state_backend={"kms": {"enabled": True}, "readable_state": ["shared/outputs/"]})
     config = config_of(section)
     key_policy = statements(documents.all_documents(config)["state key policy"])
     reader = key_policy["StateReaderDecrypt"]
@@ -426,13 +435,17 @@ def test_the_matrix_matches_the_promise_with_the_plan_path(matrix: Matrix) -> No
     assert matrix.mismatches == []
     subjects = [*ACCOUNTS, "unmanaged", "outsider"]
     reads = {(f"state-reader[{a}]", f"{k}:{a}") for a in subjects for k in PLAN_READS}
-    shared_outputs = {(f"state-reader[{a}]", f"{k}:shared") for a in subjects for k in ("state-read", "state-list")}
+    reads |= {(f"state-reader[{a}]", f"{k}-outputs:{a}") for a in ["shared"] for k in ("state-read", "state-list")}
+    shared_outputs = {
+        (f"state-reader[{a}]", f"{k}-outputs:shared") for a in subjects for k in ("state-read", "state-list")
+    }
     allowed = {(c.principal, c.target) for c in matrix.judged if c.actual and c.principal in plan_nodes(matrix)}
     assert allowed == {
         ("sso-plan:AWSReadOnlyAccess", "assume:plan-assumer"),
         ("sso-plan:AWSReadOnlyAccess(regional path)", "assume:plan-assumer"),
         *{("plan-assumer", f"assume:plan-doer@{a}") for a in PLANNED},
-        *{("plan-assumer", f"assume:state-reader[{a}]") for a in subjects},
+        # Every account but the runners' (the shared account): its modules' state is never the plan path's.
+        *{("plan-assumer", f"assume:state-reader[{a}]") for a in subjects if a != "shared"},
         *{(f"plan-doer@{a}", f"assume:state-reader[{a}]") for a in PLANNED},
         *reads,
         *shared_outputs,

@@ -182,7 +182,7 @@ def test_state_mgmt_permissions_are_one_accounts_state_and_locks() -> None:
             table_arn=table,
             region="us-east-1",
             isolate_accounts=True,
-            readable_account_ids=[],
+            readable_prefixes=[],
         )
     )
     own = "${aws:PrincipalTag/StateAccount}"
@@ -210,7 +210,7 @@ def test_readable_state_is_read_only_and_the_key_only_through_the_stores() -> No
             table_arn="t",
             region="eu-west-1",
             isolate_accounts=True,
-            readable_account_ids=["111111111111"],
+            readable_prefixes=["111111111111/outputs/"],
             kms_key_arn="k",
         )
     )
@@ -218,10 +218,10 @@ def test_readable_state_is_read_only_and_the_key_only_through_the_stores() -> No
         "Sid": "ReadReadableState",
         "Effect": "Allow",
         "Action": "s3:GetObject",
-        "Resource": ["arn:aws:s3:::b/111111111111/*"],
+        "Resource": ["arn:aws:s3:::b/111111111111/outputs/*"],
         "Condition": {"StringEquals": {"aws:ResourceAccount": "111111111111"}},
     }
-    assert by_sid["ListReadableState"]["Condition"]["StringLike"] == {"s3:prefix": ["111111111111/*"]}
+    assert by_sid["ListReadableState"]["Condition"]["StringLike"] == {"s3:prefix": ["111111111111/outputs/*"]}
     assert by_sid["StateKey"]["Condition"] == {
         "StringEquals": {"kms:ViaService": ["s3.eu-west-1.amazonaws.com", "dynamodb.eu-west-1.amazonaws.com"]}
     }
@@ -235,7 +235,7 @@ def test_legacy_layout_reaches_every_key() -> None:
             table_arn="t",
             region="us-east-1",
             isolate_accounts=False,
-            readable_account_ids=["1"],
+            readable_prefixes=["1/outputs/"],
         )
     )
     assert by_sid["StateObjects"]["Resource"] == "arn:aws:s3:::b/*"
