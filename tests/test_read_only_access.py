@@ -5,6 +5,7 @@ the evaluator on ReadOnlyAccess plus the guard as the program writes it."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -245,7 +246,8 @@ REVIEWED = frozenset(
 )
 
 
-def _read_only_actions() -> list[str]:
+@functools.cache
+def _read_only_actions() -> tuple[str, ...]:
     from moto.iam.aws_managed_policies import aws_managed_policies_data
 
     document = json.loads(aws_managed_policies_data)["ReadOnlyAccess"]["Document"]
@@ -253,7 +255,7 @@ def _read_only_actions() -> list[str]:
     for statement in document["Statement"]:
         action = statement.get("Action", [])
         found += [action] if isinstance(action, str) else action
-    return found
+    return tuple(found)
 
 
 def test_read_only_access_grants_nothing_outside_get_list_describe_that_is_not_reviewed() -> None:
@@ -268,10 +270,10 @@ def _like(pattern: str, action: str) -> bool:
 
 @pytest.mark.parametrize("action", EFFECTFUL_READ_ACTIONS)
 def test_the_plan_doers_guard_denies_what_read_only_access_grants_that_acts(action: str) -> None:
-    read_only = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": _read_only_actions(), "Resource": "*"}],
-    }
+    # Reduced to the action's service: patterns of other services cannot match it (same verdict, far fewer patterns).
+    service = action.split(":", 1)[0].lower()
+    granted = [a for a in _read_only_actions() if a.split(":", 1)[0].lower() in (service, "*")]
+    read_only = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": granted, "Resource": "*"}]}
     config = config_of(with_changes(example_section(), plan_path={"enabled": True, "permission_sets": ["X"]}))
     guard = documents.plan_doer_guard("arn:aws:iam::111111111111:role/state-reader-role", True)
     arn = "arn:aws:iam::222222222222:role/infrastructure-plan-doer-role"
