@@ -133,6 +133,16 @@ AccountId = Annotated[
 AccountName = Annotated[
     _Str, _matching(_ACCOUNT_NAME_RE, "2-32 characters of a-z, 0-9 and '-', starting with a letter")
 ]
+# <account name>/<path>/: a prefix of state keys under an account's own prefix, never the account whole.
+_READABLE_RE = re.compile(r"^[a-z][a-z0-9-]{1,31}/(?:[A-Za-z0-9_.=+-]+/)+$")
+ReadablePrefix = Annotated[
+    _Str,
+    _matching(
+        _READABLE_RE,
+        "<account name>/<path>/, a key prefix under one account such as 'shared/outputs/' (never an account's whole "
+        "state: its runner and other modules' state holds secrets)",
+    ),
+]
 RoleName = Annotated[_Str, _matching(_ROLE_NAME_RE, "an IAM role name: 1-64 characters of [A-Za-z0-9_+=,.@-] (ASCII)")]
 RolePath = Annotated[
     _Str,
@@ -610,10 +620,11 @@ class StateBackendSettings(_Model):
         description="State keys start with the account id and a state-mgmt session reaches one account's keys only. "
         "false is the legacy layout (any key, any session) and must be accepted as risk 'shared-state-sessions'.",
     )
-    readable_state: list[AccountName] = Field(
+    readable_state: list[ReadablePrefix] = Field(
         default_factory=list,
         max_length=20,
-        description="Accounts (by name) whose state every account may read, e.g. the shared account's outputs.",
+        description="State key prefixes every account may read, as <account name>/<path>/ (e.g. shared/outputs/: "
+        "the shared account's units under outputs/); never an account's whole state.",
     )
     terragrunt_lock: Literal["lockfile", "dynamodb", "both"] = Field(
         "lockfile",
@@ -728,6 +739,12 @@ class OrganizationGuardSettings(_Model):
         max_length=10,
         description="Who besides the deployers may pass the runners' role to EC2 (e.g. the runner fleet's launcher).",
     )
+    platform_arns: list[PrincipalArnPattern] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Further roles that run the runners' account (e.g. AWSControlTowerExecution): with the guard, "
+        "nobody else of that account may act there (docs/security.md, the runners' account perimeter).",
+    )
     role_name: RoleName | None = Field(
         None,
         description="Role in management_account_id that writes the guard. providers.mode bootstrap: assumed from the "
@@ -804,6 +821,11 @@ class PlanPathSettings(_Model):
         max_length=20,
         description="Read-only permission sets whose SSO roles may assume the plan assumer (not org admins).",
     )
+    runners_account_doer: bool = Field(
+        False,
+        description="Build a plan doer in the runners' account (the shared account) too; off by default: a read "
+        "identity there reads the runners' user data and parameters (risk 'runners-account-plan-doer').",
+    )
     assumer: PlanAssumerSettings = Field(default_factory=PlanAssumerSettings)
     doer: PlanDoerSettings = Field(default_factory=PlanDoerSettings)
     state_reader: StateReaderSettings = Field(default_factory=StateReaderSettings)
@@ -826,6 +848,12 @@ class MemberPlanPath(_Model):
 
 # Risks a config may take on knowingly. Each widens reach beyond the promise; the plan prints it by this name.
 RISKS: dict[str, str] = {
+    "runners-account-plan-doer": "plan_path.runners_account_doer = true: a plan doer in the runners' account "
+    "(ReadOnlyAccess) reads what AWS's read calls return there, the runners' launch data, user data and parameters "
+    "among them (a runner registration token makes a pull request a runner, then the apply job)",
+    "sso-outside-trust-root": "sso.account_id names an account outside the trust root (shared, management): its "
+    "IAM administrators may edit Identity Center's SAML provider there (AWSSSO_<id>_DO_NOT_DELETE), become a trusted "
+    "AWSReservedSSO_ role and then the assumer, administrator of every account",
     "shared-state-sessions": "state_backend.isolate_accounts = false: a doer session (so an application account's "
     "admin) reads and writes every account's state",
     "non-admin-permission-set": "sso.permission_sets trusts a permission set made to lack IAM power; through the "
@@ -840,6 +868,8 @@ RISKS: dict[str, str] = {
     "tokens with the same sub and becomes the assumer, administrator of every account",
 }
 RiskName = Literal[
+    "runners-account-plan-doer",
+    "sso-outside-trust-root",
     "shared-state-sessions",
     "non-admin-permission-set",
     "extra-principal-account-admins",
@@ -907,9 +937,12 @@ class FederationConfig(_Model):
         problems = _duplicate_accounts(self.accounts, self.shared_account)
         problems += self._risk_problems()
         names = {a.name for a in self.all_accounts}
-        for i, name in enumerate(self.state_backend.readable_state):
-            if name not in names:
-                problems.append(f"state_backend.readable_state[{i}] = {name!r}: not an account of this stack")
+        for i, prefix in enumerate(self.state_backend.readable_state):
+            if prefix.split("/", 1)[0] not in names:
+                problems.append(
+                    f"state_backend.readable_state[{i}] = {prefix!r}: {prefix.split('/', 1)[0]!r} is not an account "
+                    "of this stack"
+                )
         if self.organization_guard.enabled and self.management_account_id is None:
             problems.append(
                 "organization_guard.enabled = True: management_account_id is required (the guard is an SCP written "
@@ -936,6 +969,14 @@ class FederationConfig(_Model):
         problems += self._plan_path_problems()
         if self.providers.mode == "plan" and not self.plan_path.enabled:
             problems.append("providers.mode = 'plan': needs plan_path.enabled (the plan doers it assumes)")
+        elif self.providers.mode == "plan" and not self.plan_path.runners_account_doer:
+            # The shared account's provider would assume a plan doer that is not built there (the runners' account
+            # has none by default): pulumi preview would fail configuring it.
+            problems.append(
+                "providers.mode = 'plan': the shared account (the runners') has no plan doer for its provider to "
+                "assume; preview this stack on the apply path (providers.mode: doer, from CI's apply job), or set "
+                "plan_path.runners_account_doer and accept 'runners-account-plan-doer'"
+            )
         problems += _guard_credentials_problems(self)
         if self.providers.mode == "bootstrap" and self.providers.bootstrap_role_name in by_name:
             problems.append(
@@ -1021,6 +1062,23 @@ class FederationConfig(_Model):
                     "administrator of every account through the assumer; trust admin permission sets only, or add "
                     "'non-admin-permission-set' to accepted_risks"
                 )
+        if self.sso_outside_trust_root and "sso-outside-trust-root" not in accepted:
+            problems.append(
+                f"sso.account_id = {self.sso_account_id!r}: not the shared account or management_account_id; its IAM "
+                "administrators may edit Identity Center's SAML provider there and become a trusted SSO role, so "
+                "administrator of every account; use Identity Center's account as the shared or management account "
+                "(set management_account_id), or add 'sso-outside-trust-root' to accepted_risks"
+            )
+        if (
+            self.plan_path.enabled
+            and self.plan_path.runners_account_doer
+            and "runners-account-plan-doer" not in accepted
+        ):
+            problems.append(
+                "plan_path.runners_account_doer = True: a plan doer in the runners' account reads the runners' launch "
+                "data, user data and parameters (tokens that make a pull request a runner); leave it off (the "
+                "shared account is planned on the apply path), or add 'runners-account-plan-doer' to accepted_risks"
+            )
         if "extra-principal-account-admins" not in accepted:
             for i, arn in enumerate(self.ci.extra_trusted_principal_arns):
                 if arn.split(":")[4] not in self.trust_root_accounts:
@@ -1057,6 +1115,18 @@ class FederationConfig(_Model):
         return {self.shared_account.id, *([self.management_account_id] if self.management_account_id else [])}
 
     @property
+    def readable_prefixes(self) -> list[str]:
+        """state_backend.readable_state as key prefixes of the bucket: <account id>/<path>/."""
+        ids = {a.name: a.id for a in self.all_accounts}
+        return sorted({ids[p.split("/", 1)[0]] + "/" + p.split("/", 1)[1] for p in self.state_backend.readable_state})
+
+    @property
+    def sso_outside_trust_root(self) -> bool:
+        """Identity Center's account (whose SSO roles the assumer trusts) is not one of the trust root's."""
+        trusted = bool(self.sso.permission_sets) or (self.plan_path.enabled and bool(self.plan_path.permission_sets))
+        return trusted and self.sso_account_id not in self.trust_root_accounts
+
+    @property
     def extra_principal_accounts(self) -> set[str]:
         return {arn.split(":")[4] for arn in self.ci.extra_trusted_principal_arns} - self.trust_root_accounts
 
@@ -1073,6 +1143,8 @@ class FederationConfig(_Model):
                 for t in self.ci.oidc
                 for s in t.apply_subjects
             ),
+            "runners-account-plan-doer": self.plan_path.enabled and self.plan_path.runners_account_doer,
+            "sso-outside-trust-root": self.sso_outside_trust_root,
         }
         return [risk for risk in self.accepted_risks if taken[risk]]
 

@@ -91,7 +91,7 @@ def state_mgmt_permissions(config: FederationConfig, kms_key_arn: str | None = N
         region=config.region,
         bucket_account=config.shared_account.id,
         isolate_accounts=config.state_backend.isolate_accounts,
-        readable_account_ids=names.account_ids(config, config.state_backend.readable_state),
+        readable_prefixes=config.readable_prefixes,
         kms_key_arn=kms_key_arn,
     )
 
@@ -164,9 +164,45 @@ def organization_guard(config: FederationConfig) -> PolicyDocument:
         runner_role=(roles.assumer.path, roles.assumer.name),
         runner_instance_profile=(roles.assumer.path, config.ci.instance_profile_name),
         runner_launcher_arns=config.organization_guard.runner_launcher_arns,
-        runner_tag=(config.ci.runner_tag_key, config.ci.runner_tag_value),
         backend_resources=[sb_policies.bucket_arn(config.bucket_name), lock_table_arn(config)],
+        runners_account_id=config.shared_account.id,
+        platform_arns=runners_account_platform_arns(config),
+        assume_only_arns=runners_account_break_glass_arns(config),
     )
+
+
+def runners_account_platform_arns(config: FederationConfig) -> list[str]:
+    """The roles that act in the runners' account (the shared account) when the guard's perimeter is on.
+
+    The deployers (bootstrap role, shared doer: Terraform and Pulumi run as them there), the assumer (the runners'
+    and break-glass sessions), state-mgmt, the plan path's roles of that account, the runners' launchers and the
+    configured platform roles. Every other principal of that account is denied everything but assuming a role.
+    """
+    arns = [
+        *names.deployer_arns(config),
+        names.assumer_arn(config),
+        names.state_mgmt_arn(config),
+        *config.organization_guard.runner_launcher_arns,
+        *config.organization_guard.platform_arns,
+    ]
+    if config.plan_path.enabled:
+        arns += [names.plan_assumer_arn(config), names.state_reader_arn(config)]
+        if config.plan_path.runners_account_doer:
+            arns.append(names.plan_doer_arns(config)[config.shared_account.name])
+    return sorted(set(arns))
+
+
+def runners_account_break_glass_arns(config: FederationConfig) -> list[str]:
+    """Who of the runners' account may only assume roles from there: the trusted SSO roles (apply and plan
+    permission sets, when Identity Center's account is the runners' account) and extra CI principals there."""
+    shared = config.shared_account.id
+    arns: list[str] = []
+    if config.sso_account_id == shared:
+        sets = [*config.sso.permission_sets, *(config.plan_path.permission_sets if config.plan_path.enabled else [])]
+        for permission_set in sorted(set(sets)):
+            arns += iam_policies.sso_role_arn_patterns(shared, permission_set)
+    arns += [arn for arn in config.ci.extra_trusted_principal_arns if arn.split(":")[4] == shared]
+    return sorted(set(arns))
 
 
 def oidc_plan_statements(config: FederationConfig) -> list[dict[str, Any]]:
@@ -192,7 +228,13 @@ def plan_assumer_permissions(config: FederationConfig) -> PolicyDocument:
         state_reader_arn=names.state_reader_arn(config),
         organization_id=config.organization_id,
         guard_reader_arn=names.guard_reader_arn(config),
+        runners_account_id=config.shared_account.id if config.state_backend.isolate_accounts else None,
     )
+
+
+def plan_permission_set_inline(config: FederationConfig) -> PolicyDocument:
+    """What to paste into each read-only permission set of plan_path.permission_sets (docs/plan-path.md)."""
+    return plan_policies.plan_permission_set_policy(plan_assumer_arn=names.plan_assumer_arn(config))
 
 
 def plan_doer_trust(plan_assumer_arn: str) -> PolicyDocument:
@@ -230,7 +272,7 @@ def state_reader_permissions(config: FederationConfig, kms_key_arn: str | None =
         table_arn=lock_table_arn(config),
         region=config.region,
         isolate_accounts=config.state_backend.isolate_accounts,
-        readable_account_ids=names.account_ids(config, config.state_backend.readable_state),
+        readable_prefixes=config.readable_prefixes,
         kms_key_arn=kms_key_arn,
     )
 

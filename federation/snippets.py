@@ -86,6 +86,7 @@ class AccountFacts:
     region: str
     doer_arn: str
     plan_doer_arn: str | None = None  # the plan path's doer, when the stack builds one
+    plan_path: bool = False  # the plan path is on (an account may still have no plan doer: the runners' account)
 
 
 def plan_profile(account_name: str) -> str:
@@ -148,7 +149,16 @@ def account_hcl(account: AccountFacts) -> str:
 
 def _plan_account_lines(account: AccountFacts) -> list[str]:
     if account.plan_doer_arn is None:
-        return []
+        if not account.plan_path:
+            return []
+        # root.hcl reads both branches of its TG_PLAN conditional, so the keys must exist. Empty: TG_PLAN=1 assumes
+        # nothing here, and the state reader refuses this account's state (the plan assumer may not tag it).
+        return [
+            f"  # The plan path ({PLAN_ENV}=1) has no plan doer in this account (the runners' account,",
+            "  # plan_path.runners_account_doer): plans of its units are refused.",
+            '  plan_role_arn    = ""',
+            '  plan_aws_profile = ""',
+        ]
     return [
         f"  # The plan path ({PLAN_ENV}=1): this account's read-only plan doer, and its profile.",
         f"  plan_role_arn    = {_q(account.plan_doer_arn)}",

@@ -135,6 +135,7 @@ def _account_facts(
     region: str,
     doers: dict[str, DoerRole],
     plan_doers: dict[str, PlanDoerRole] | None = None,
+    plan_path: bool = False,
 ) -> pulumi.Output[list[snippets.AccountFacts]]:
     """The accounts as the snippets see them, with each doer's (and plan doer's) ARN as AWS reports it."""
     arns = pulumi.Output.all(*(doers[a.name].role.arn for a in accounts))
@@ -142,7 +143,7 @@ def _account_facts(
     plan_arns = pulumi.Output.all(*(plan[a.name].role.arn if a.name in plan else None for a in accounts))
     return pulumi.Output.all(arns, plan_arns).apply(
         lambda values: [
-            snippets.AccountFacts(a.name, a.id, region, arn, plan_arn)
+            snippets.AccountFacts(a.name, a.id, region, arn, plan_arn, plan_path)
             for a, arn, plan_arn in zip(accounts, values[0], values[1], strict=True)
         ]
     )
@@ -223,7 +224,10 @@ def build_shared_topology(config: FederationConfig) -> Topology:
             state_reader_trusts_plan_doers=config.state_backend.state_mgmt_trusts_doers,
         )
         runners = (config.shared_account.id, documents.runner_tag(config))
-        plan_doers = _plan_doer_roles(config.all_accounts, providers, plan.doer, plan_facts, runners)
+        # No plan identity in the runners' account unless asked for (and accepted as a risk): reads there return
+        # the runners' launch data, user data and parameters.
+        planned = config.all_accounts if plan.runners_account_doer else config.accounts
+        plan_doers = _plan_doer_roles(planned, providers, plan.doer, plan_facts, runners)
         assert backend.state_reader_role is not None  # the backend builds it whenever the plan path is on
         plan_outputs = {
             "plan_assumer_role_arn": plan_assumer.role.arn,
@@ -233,7 +237,7 @@ def build_shared_topology(config: FederationConfig) -> Topology:
             "plan_doer_role_name": plan.doer.name,
             "plan_doer_role_path": plan.doer.path,
         }
-    accounts = _account_facts(config.all_accounts, config.region, doers, plan_doers)
+    accounts = _account_facts(config.all_accounts, config.region, doers, plan_doers, config.plan_path.enabled)
     outputs: dict[str, Any] = {
         "assumer_role_arn": assumer.role.arn,
         "instance_profile_name": assumer.instance_profile.name,
@@ -297,7 +301,7 @@ def build_member_topology(config: MemberConfig) -> Topology:
         )
         plan_doers = _plan_doer_roles(config.accounts, providers, config.plan_path.doer, plan_facts)
     arns = _doer_arns(doers)
-    accounts = _account_facts(config.accounts, config.region, doers, plan_doers)
+    accounts = _account_facts(config.accounts, config.region, doers, plan_doers, config.plan_path.enabled)
     outputs: dict[str, Any] = {
         "doer_role_arns": arns,
         "terragrunt_iam_role_arns": arns,

@@ -20,6 +20,7 @@ from iam.policies import (
     assumer_statement,
     sso_trust_statement,
 )
+from state_backend.policies import STATE_ACCOUNT_TAG
 
 # Every IAM action that creates, changes or hands out an identity or its power (wildcards by verb, so a new IAM write
 # action of one of these verbs is denied too). iam:PassRole is here because passing a role to a service (EC2, Lambda)
@@ -76,14 +77,28 @@ def plan_assumer_permissions_policy(
     state_reader_arn: str,
     organization_id: str,
     guard_reader_arn: str | None = None,
+    runners_account_id: str | None = None,
     partition: str = "aws",
 ) -> PolicyDocument:
     """What the plan assumer may do: assume the plan doers of the organization and the state reader. Nothing else.
 
+    runners_account_id: never tag the state reader with the runners' account (the shared account): its modules'
+    state holds the runners' secrets; its readable prefixes are read through any other account's session.
     guard_reader_arn: the read-only role in the management account through which `pulumi preview` in providers.mode
     plan reads the organization guard (organization_guard.plan_role_name), allowed by its exact ARN.
     """
-    statements: list[dict[str, Any]] = [
+    statements: list[dict[str, Any]] = []
+    if runners_account_id:
+        statements.append(
+            {
+                "Sid": "NoRunnersAccountState",
+                "Effect": "Deny",
+                "Action": "sts:TagSession",
+                "Resource": state_reader_arn,
+                "Condition": {"StringEquals": {f"aws:RequestTag/{STATE_ACCOUNT_TAG}": runners_account_id}},
+            }
+        )
+    statements += [
         {
             "Sid": "AssumePlanDoersInOrganization",
             "Effect": "Allow",
@@ -98,6 +113,21 @@ def plan_assumer_permissions_policy(
             {"Sid": "AssumeGuardReader", "Effect": "Allow", "Action": ASSUME_ACTIONS, "Resource": guard_reader_arn}
         )
     return {"Version": VERSION, "Statement": statements}
+
+
+def plan_permission_set_policy(*, plan_assumer_arn: str) -> PolicyDocument:
+    """The inline policy a read-only permission set needs to reach the plan assumer, and nothing more.
+
+    A trust that names an account lets a principal in only when its own policies allow sts:AssumeRole too, and
+    ReadOnlyAccess allows none. Scoped to the plan assumer: in the management account (Identity Center's usual home)
+    every OrganizationAccountAccessRole trusts the account root, so a wider grant there would reach all of them.
+    """
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {"Sid": "AssumePlanAssumerOnly", "Effect": "Allow", "Action": ASSUME_ACTIONS, "Resource": plan_assumer_arn}
+        ],
+    }
 
 
 def plan_doer_trust_policy(*, plan_assumer_arn: str) -> PolicyDocument:
@@ -118,8 +148,36 @@ EFFECTFUL_READ_ACTIONS = [
     "gamelift:GetInstanceAccess",
     "ec2:GetPasswordData",
     "connect:GetFederationToken",
+    # issue #16 item 6: job details carry artifact-bucket credentials and action secrets; query control stops or
+    # starts others' queries and tails; these ask a service to act (send logs, deliver a snapshot, retrieve traces).
+    "codepipeline:GetJobDetails",
+    "codepipeline:GetThirdPartyJobDetails",
     "logs:StartLiveTail",
+    "logs:StopLiveTail",
+    "logs:StartQuery",
+    "logs:StopQuery",
+    "elasticbeanstalk:RequestEnvironmentInfo",
+    "config:DeliverConfigSnapshot",
+    "xray:StartTraceRetrieval",
+    "xray:CancelTraceRetrieval",
+    # Outside Get/List/Describe in ReadOnlyAccess (tests/test_read_only_access.py reviews every such entry): these
+    # mint credentials, reach into a cluster, replicate data, start jobs that cost, or call with a bearer token.
+    "s3express:CreateSession",
+    "eks:AccessKubernetesApi",
+    "dynamodb:ReadDataForReplication",
+    "servicequotas:StartQuotaUtilizationReport",
+    "devops-guru:StartCostEstimation",
+    "bedrock-mantle:CallWithBearerToken",
+    "agent-registry:InvokeRegistryMcp",
 ]
+# Denied above, and newer than parliament 1.6.4's action database (the policy lint): AWS's ReadOnlyAccess grants them
+# (moto 5.2.5's copy of 2026-09-24), so the lint's UNKNOWN_ACTION / UNKNOWN_PREFIX on these is expected.
+NEWER_THAN_LINTER = (
+    "dynamodb:ReadDataForReplication",
+    "servicequotas:StartQuotaUtilizationReport",
+    "bedrock-mantle:CallWithBearerToken",
+    "agent-registry:InvokeRegistryMcp",
+)
 # What would hand a reader the CI runners' secrets (user data with registration tokens, console output, launch
 # templates, parameters): denied on resources carrying the runner tag, in the account where the runners live.
 RUNNER_SECRET_ACTIONS = [

@@ -235,21 +235,6 @@ INSTANCE_PROFILE_CHANGE_ACTIONS = [
 ]
 
 
-# What would let someone without IAM power run their code on a runner, and so become the assumer: rewrite its user
-# data, its launch template, run a command or a session on it, or swap its disks.
-RUNNER_CHANGE_ACTIONS = [
-    "ec2:ModifyInstanceAttribute",
-    "ec2:CreateLaunchTemplateVersion",
-    "ec2:ModifyLaunchTemplate",
-    "ec2:AttachVolume",
-    "ec2:DetachVolume",
-    "autoscaling:UpdateAutoScalingGroup",
-    "ssm:SendCommand",
-    "ssm:StartSession",
-    "ssm:CreateAssociation",
-    "ec2-instance-connect:SendSSHPublicKey",
-    "ec2-instance-connect:SendSerialConsoleSSHPublicKey",
-]
 # The account root user, and an sts:AssumeRoot session, may always rewrite a bucket or table policy that denies
 # them; only an SCP binds them.
 BACKEND_POLICY_ACTIONS = [
@@ -260,6 +245,44 @@ BACKEND_POLICY_ACTIONS = [
 ]
 
 
+def runners_account_perimeter(
+    *, account_id: str, platform_arns: list[str], assume_only_arns: list[str]
+) -> list[dict[str, Any]]:
+    """The runners' account as a perimeter: every principal of it that is not a platform role is denied everything.
+
+    A list of runner-changing actions can never be complete (root volume replacement, images, instance metadata
+    options, SSM documents, parameters, maintenance windows, automation, ECR images, S3 objects the runners boot
+    from, and whatever EC2 and SSM add next), so the account where the runners run is platform-only instead: one
+    statement denies every action but assuming a role to every principal of that account (aws:PrincipalAccount)
+    whose ARN is not a platform role (ArnNotLike aws:PrincipalArn, an allow-list); a second lets only the platform
+    roles and the configured break-glass principals (the trusted SSO roles, extra CI principals of that account)
+    assume roles there, so nobody else leaves the account through a role either. ARNs carry the account id: no
+    wildcard account segment that a role path containing ':' could match (FACTS 2026-12-04).
+
+    What an SCP does not bind (AWS Organizations User Guide, "Service control policies (SCPs)"): the management
+    account, and service-linked roles. Service-linked roles act only for calls a bound principal made first (an SSM
+    maintenance window task needs RegisterTaskWithMaintenanceWindow, denied here), so the perimeter holds for them.
+    """
+    in_account = {"StringEquals": {"aws:PrincipalAccount": account_id}}
+    platform = sorted(set(platform_arns))
+    return [
+        {
+            "Sid": "RunnersAccountPlatformOnly",
+            "Effect": "Deny",
+            "NotAction": ASSUME_ACTIONS,
+            "Resource": "*",
+            "Condition": {**in_account, "ArnNotLike": {"aws:PrincipalArn": platform}},
+        },
+        {
+            "Sid": "RunnersAccountAssumeOnlyPlatformAndBreakGlass",
+            "Effect": "Deny",
+            "Action": ASSUME_ACTIONS,
+            "Resource": "*",
+            "Condition": {**in_account, "ArnNotLike": {"aws:PrincipalArn": sorted({*platform, *assume_only_arns})}},
+        },
+    ]
+
+
 def organization_guard_policy(
     *,
     protected_roles: list[tuple[str, str]],
@@ -267,27 +290,32 @@ def organization_guard_policy(
     runner_role: tuple[str, str],
     runner_instance_profile: tuple[str, str],
     runner_launcher_arns: list[str],
-    runner_tag: tuple[str, str],
     backend_resources: list[str],
+    runners_account_id: str,
+    platform_arns: list[str],
+    assume_only_arns: list[str],
     partition: str = "aws",
 ) -> PolicyDocument:
     """SCP that keeps the federation's roles to the roles that deploy them, in every account it is attached above.
 
     In the style of Control Tower's CT.IAM.PV.1: nobody but the deployers creates a role under a protected name,
     edits its trust or policies, or deletes it; only the deployers and the configured launchers may pass the
-    runners' role to EC2 or change a runner (its user data, launch template, commands, disks, tag); and nobody but
-    the deployers, the account root user included, rewrites the state bucket's or lock table's policy. Roles are
-    given as (path, name) and matched in any account, so the size does not grow with the organization. SCPs do not
-    apply to the management account: it stays part of the trust root.
+    runners' role to EC2; nobody but the deployers, the account root user included, rewrites the state bucket's or
+    lock table's policy; and the runners' account is platform-only (runners_account_perimeter: platform_arns act
+    there, assume_only_arns may only assume roles from there, nobody else does anything). Roles of the other
+    statements are given as (path, name) and matched in any account, so the size does not grow with the
+    organization. SCPs do not apply to the management account: it stays part of the trust root.
     """
     deployers = sorted({any_account_role_arn(path, name, partition) for path, name in deployer_roles})
     not_a_deployer = {"ArnNotLike": {"aws:PrincipalArn": deployers}}
     launchers = sorted({*deployers, *runner_launcher_arns})
-    tag_key, tag_value = runner_tag
     path, name = runner_instance_profile
     return {
         "Version": VERSION,
         "Statement": [
+            *runners_account_perimeter(
+                account_id=runners_account_id, platform_arns=platform_arns, assume_only_arns=assume_only_arns
+            ),
             {
                 "Sid": "ProtectFederationRoles",
                 "Effect": "Deny",
@@ -308,27 +336,6 @@ def organization_guard_policy(
                 "Action": "iam:PassRole",
                 "Resource": any_account_role_arn(*runner_role, partition),
                 "Condition": {"ArnNotLike": {"aws:PrincipalArn": launchers}},
-            },
-            {
-                # Runners are found by their tag (ci.runner_tag), which only the deployers and launchers may set.
-                "Sid": "ProtectRunnerInstances",
-                "Effect": "Deny",
-                "Action": RUNNER_CHANGE_ACTIONS,
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {f"aws:ResourceTag/{tag_key}": tag_value},
-                    "ArnNotLike": {"aws:PrincipalArn": launchers},
-                },
-            },
-            {
-                "Sid": "ProtectRunnerTag",
-                "Effect": "Deny",
-                "Action": ["ec2:CreateTags", "ec2:DeleteTags", "autoscaling:CreateOrUpdateTags"],
-                "Resource": "*",
-                "Condition": {
-                    "ForAnyValue:StringEquals": {"aws:TagKeys": [tag_key]},
-                    "ArnNotLike": {"aws:PrincipalArn": launchers},
-                },
             },
             {
                 "Sid": "ProtectStateBackendPolicies",

@@ -284,8 +284,11 @@ def judge(plan: PlanInput) -> Judgement:
             what = f"{account.name}/account.hcl"
             result.findings.append(_finding(account.name, what, "no stack outputs it (terragrunt_account_hcl)", TG))
             continue
+        locals_ = account_locals(text)
         for chain in chains:
-            _judge_chain(plan, shared, root, account, account_locals(text), chain, memo, result)
+            if chain.path == "plan" and locals_.get("plan_role_arn") == "":
+                continue  # no plan doer in this account (the runners'): its units are not planned on the plan path
+            _judge_chain(plan, shared, root, account, locals_, chain, memo, result)
     return result
 
 

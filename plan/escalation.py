@@ -33,9 +33,11 @@ NAMED_RISKS = {
     RUNNER_RISK: "anyone in the shared account who may pass the runners' role to EC2 launches an instance with the "
     "runners' profile (into the runners' own subnets, in the worst case) and becomes the assumer; the "
     "organization guard closes it (PassRunnerRoleOnlyToLaunchers)",
-    RUNNER_TAKEOVER_RISK: "anyone in the shared account who may change a runner (user data, launch template, SSM "
-    "command or session, Instance Connect) runs code as the assumer, without any IAM power; the organization "
-    "guard closes it for runners tagged ci.runner_tag_key, or run the runners in an account of their own",
+    RUNNER_TAKEOVER_RISK: "any principal of the runners' account (the shared account) other than the platform roles "
+    "that may make any write call on a runner or what it boots from (instances, volumes, snapshots, images, launch "
+    "templates, groups, SSM documents, parameters, maintenance windows, automation, ECR images, S3 objects) runs "
+    "code as the assumer, without any IAM power; the organization guard's perimeter (RunnersAccountPlatformOnly) "
+    "closes it: nobody but the platform roles acts in that account",
     ROOT_USER_RISK: "the shared account's root user (or an sts:AssumeRoot session from the management account or its "
     "delegated administrator) may always rewrite the state bucket's and lock table's policies; only the "
     "organization guard (ProtectStateBackendPolicies) binds it. The plan does not model the root user",
@@ -145,12 +147,8 @@ def _allowed_to(config: FederationConfig, source: Node, owner: str | None, targe
     if owner == PLAN + source.owner:
         return True  # an account's own plan doer and state-reader session are within its reach
     if target is not None and target.kind in READ_ONLY and config.state_backend.isolate_accounts:
-        return target.subject in _readable(config)
+        return target.readable
     return False
-
-
-def _readable(config: FederationConfig) -> set[str]:
-    return {a.id for a in config.all_accounts if a.name in config.state_backend.readable_state}
 
 
 def _plan_allows(config: FederationConfig, source: Node, owner: str, target: Target | None) -> bool:
@@ -163,15 +161,24 @@ def _plan_allows(config: FederationConfig, source: Node, owner: str, target: Tar
         return False  # a doer, the assumer, state-mgmt, a guard, a write, a lock: never
     if scope == "*" or target.subject == scope:
         return True
-    return target.kind in READ_ONLY and config.state_backend.isolate_accounts and target.subject in _readable(config)
+    return target.kind in READ_ONLY and config.state_backend.isolate_accounts and target.readable
 
 
 def _risk(config: FederationConfig, matrix: Matrix, reach_: Reach, reached: str) -> str | None:
+    """The named risk a finding's path passes through, or None (a failure). A risk covers only the paths through
+    what it names: the extra principal, passing the runners' role, changing a runner, a legacy state session."""
     source = matrix.world.nodes[reach_.source]
-    if source.account.id in config.extra_principal_accounts and "extra-principal-account-admins" in config.risks:
-        return "extra-principal-account-admins"
     node = reach_.assets.get(reached, reached)
-    kinds = {matrix.world.targets[hop.via].kind for hop in reach_.path(node)}
+    path = reach_.path(node)
+    through = {source.key, *(hop.node for hop in path)}
+    extra = any(matrix.world.nodes[key].kind == "extra" for key in through)
+    if (
+        extra
+        and source.account.id in config.extra_principal_accounts
+        and "extra-principal-account-admins" in (config.risks)
+    ):
+        return "extra-principal-account-admins"
+    kinds = {matrix.world.targets[hop.via].kind for hop in path}
     if not config.organization_guard.enabled:
         if "pass-role" in kinds:
             return RUNNER_RISK

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from federation import documents
 from federation.config import FederationConfig
 from iam.policies import WEB_IDENTITY_ACTION
 from plan.classes import AccountClass, ClassMap, account_classes, representative_accounts
@@ -23,6 +24,7 @@ from plan.world import (
     Node,
     Target,
     World,
+    arn_like,
     carries_source_identity,
     organization_accounts,
     permission_set_of,
@@ -153,8 +155,17 @@ def actions(node: Node, target: Target) -> tuple[str, ...]:
 
 
 def verdict(node: Node, target: Target, explain: bool = True, memo: Memo | None = None) -> Verdict:
-    """Every action of the target must be allowed (AssumeRole with session tags needs sts:TagSession as well)."""
+    """Every action of the target must be allowed (AssumeRole with session tags needs sts:TagSession as well), or
+    one of them for a target of any_action (a write call on a runner asset)."""
     reasons: list[str] = []
+    if target.any_action:
+        for action in target.actions:
+            result = evaluate(node.principal, request_for(target, action), explain, memo)
+            if result.allowed:
+                return Verdict(True, [f"{action}: {reason}" for reason in result.decided_by])
+        return Verdict(
+            False, [f"none of {len(target.actions)} write actions (one of each kind the policies tell apart)"]
+        )
     for action in actions(node, target):
         result = evaluate(node.principal, request_for(target, action), explain, memo)
         reasons += result.decided_by
@@ -178,6 +189,8 @@ def expected(config: FederationConfig, world: World, node: Node, target: Target)
     kind = target.kind
     if kind in STEP_KINDS or target.key.startswith("assume:bootstrap@"):
         return None
+    if perimeter_denies(config, node, target):
+        return False  # the runners' account is platform-only: nobody else acts there
     vpc_bound = bool(config.ci.runner_vpc_ids)
     # The runners' role works on any instance in the runners' VPCs; copied off one, only when not bound to them.
     assumer = node.kind in ("assumer", "assumer-foreign") or (node.kind == "assumer-copied" and not vpc_bound)
@@ -194,18 +207,17 @@ def expected(config: FederationConfig, world: World, node: Node, target: Target)
     if kind in ("assume-plan", "assume-reader", "write"):
         return plan_expected(config, node, target)
     if kind in STATE_DATA:
-        readable = {a.id for a in config.all_accounts if a.name in config.state_backend.readable_state}
         if node.kind == "state-reader":
-            # Reads only, of the account its session is tagged with (and the readable ones); never a lock.
+            # Reads only, of the account its session is tagged with (and the readable prefixes); never a lock.
             own = not isolate or node.about == target.subject
-            return kind in PLAN_READS and (own or (kind in READ_ONLY and target.subject in readable))
+            return kind in PLAN_READS and (own or (kind in READ_ONLY and target.readable))
         if kind == "state-list" and node.key in deployers(world):
             # Pulumi reads the bucket with HeadBucket, which S3 authorizes as s3:ListBucket: the bucket policy lets
             # the deployers (the trust root) list keys, or refresh and any in-place bucket update would fail with 403.
             return True
         if node.kind != "state-mgmt":
             return False
-        return not isolate or node.about == target.subject or (kind in READ_ONLY and target.subject in readable)
+        return not isolate or node.about == target.subject or (kind in READ_ONLY and target.readable)
     if kind == "guard":
         return node.key in deployers(world)
     if kind == "key-use":
@@ -213,6 +225,20 @@ def expected(config: FederationConfig, world: World, node: Node, target: Target)
     if kind == "key-admin":
         return node.key in deployers(world)
     return False  # plain http, whole-table reads, direct key use, destroying a version: nobody
+
+
+def perimeter_denies(config: FederationConfig, node: Node, target: Target) -> bool:
+    """With the organization guard, a principal of the runners' account (the shared account) that is not a platform
+    role may do nothing there; a break-glass principal (trusted SSO role, extra CI principal) may only assume roles.
+    From config alone: the same ARN lists the guard is built from, matched as ArnLike matches."""
+    if not config.organization_guard.enabled or node.service or node.principal.federated is not None:
+        return False
+    if node.account.id != config.shared_account.id:
+        return False
+    allowed = documents.runners_account_platform_arns(config)
+    if target.kind.startswith("assume"):
+        allowed = [*allowed, *documents.runners_account_break_glass_arns(config)]
+    return not any(arn_like(pattern, node.principal.arn) for pattern in allowed)
 
 
 def plan_expected(config: FederationConfig, node: Node, target: Target) -> bool | None:
@@ -231,7 +257,9 @@ def plan_expected(config: FederationConfig, node: Node, target: Target) -> bool 
         return node.kind == "plan-assumer"  # a plan doer: the plan assumer's sessions only
     trusted = plan_doer_named(config, node) and config.state_backend.state_mgmt_trusts_doers
     own = not config.state_backend.isolate_accounts or node.account.id == target.subject
-    return node.kind == "plan-assumer" or (trusted and own)
+    # The plan assumer tags the state reader with any account but the runners' (their modules' state holds secrets).
+    runners = target.subject == config.shared_account.id and config.state_backend.isolate_accounts
+    return (node.kind == "plan-assumer" and not runners) or (trusted and own)
 
 
 def plan_doer_named(config: FederationConfig, node: Node) -> bool:

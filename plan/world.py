@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from federation.config import READ_ONLY_MANAGED_POLICIES, FederationConfig, OidcTrust
+from federation.documents import plan_permission_set_inline
 from federation.names import oidc_provider_arns
 from iam.policies import issuer_host
 from plan.evaluator import ContextValue, Document, Principal
 from plan.model import IamModel, RoleModel
+from plan.runner_writes import RUNNER_ASSETS, write_actions
 from state_backend.policies import STATE_ACCOUNT_TAG
 
 AccountKind = Literal["shared", "application", "unmanaged", "management", "outsider"]
@@ -76,7 +78,9 @@ KNOWN_MANAGED: dict[str, Document] = {
 # The services the world's requests name (checked when targets are built). A published managed policy is reduced to
 # its actions of these services: every verdict stays the same, and an evaluation matches dozens of patterns, not the
 # 3,000 of ReadOnlyAccess.
-TARGET_SERVICES = frozenset({"sts", "s3", "dynamodb", "kms", "iam", "ec2"})
+TARGET_SERVICES = frozenset(
+    {"sts", "s3", "dynamodb", "kms", "iam", "ec2", "ssm", "ecr", "autoscaling", "ec2-instance-connect"}
+)
 READ_ONLY_ACCESS = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 
 
@@ -124,6 +128,11 @@ SOURCE_IDENTITY = "jane.doe"
 def carries_source_identity(principal: Principal) -> bool:
     """Whether the session's requests carry a source identity (set when it was created, or set in this request)."""
     return any(key == "aws:SourceIdentity" for key, _ in principal.context)
+
+
+def arn_like(pattern: str, value: str) -> bool:
+    """IAM's ArnLike, as the guard's ArnNotLike uses it on role ARNs: StringLike over the whole ARN."""
+    return _like(pattern, value)
 
 
 def _like(pattern: str, value: str) -> bool:
@@ -235,6 +244,10 @@ class Target:
     # The account whose own reach covers this asset, or ROOT; None for escalation steps (judged by where they lead).
     owner: str | None = None
     same_account_only: bool = False  # IAM calls act in the caller's own account only
+    # The request is made when any one of the actions is allowed (a write call on a runner asset), not every one.
+    any_action: bool = False
+    # State under a prefix of state_backend.readable_state (readable by every account), not the account's own.
+    readable: bool = False
 
 
 def _template(key: str, name: str) -> str:
@@ -594,7 +607,11 @@ class World:
         are) plus the sts:AssumeRole they need to reach the plan assumer, on every role (the worst such a grant can
         be); one also under a regional path, and a namesake with a suffix, modelled as an administrator."""
         config = self.config
-        read_only = (("ReadOnlyAccess", published_policy(READ_ONLY_ACCESS)), ("assume-roles", ASSUME_ANY_ROLE))
+        # In the management account every OrganizationAccountAccessRole trusts the account root: there the set is
+        # modelled with exactly the generated grant (documents.plan_permission_set_inline), which the docs tell the
+        # user to paste. Elsewhere with the widest grant, to show the trust policies alone keep it out.
+        grant = plan_permission_set_inline(config) if sso_account.id == self.management.id else ASSUME_ANY_ROLE
+        read_only = (("ReadOnlyAccess", published_policy(READ_ONLY_ACCESS)), ("assume-roles", grant))
         admin = (("AdministratorAccess", ADMIN),)
         # A set trusted by both paths is an apply set (an administrator): its sso: node already stands for it.
         plan_only = [ps for ps in plan_sets if ps not in config.sso.permission_sets]
@@ -764,6 +781,29 @@ class World:
                         subject.id,
                     )
                 )
+            for prefix in [p for p in config.readable_prefixes if p.split("/", 1)[0] == subject.id]:
+                # The readable outputs: other accounts may read and list these, and nothing else of the account.
+                name = prefix.split("/", 1)[1].rstrip("/").replace("/", "-")
+                readable = [
+                    ("state-read", "s3:GetObject", objects + prefix + "terraform.tfstate", ()),
+                    ("state-list", "s3:ListBucket", f"arn:aws:s3:::{bucket}", (("s3:prefix", prefix),)),
+                ]
+                for kind, action, resource, context in readable:
+                    self._add_target(
+                        Target(
+                            f"{kind}-{name}:{subject.name}",
+                            kind,
+                            subject.id,
+                            (action,),
+                            resource,
+                            model.bucket_account,
+                            model.bucket_policy,
+                            context,
+                            (),
+                            subject.id,
+                            readable=True,
+                        )
+                    )
             lock = (("dynamodb:LeadingKeys", (f"{bucket}/{key}",)),)
             for kind, action in (("lock-read", "dynamodb:GetItem"), ("lock-write", "dynamodb:PutItem")):
                 self._add_target(
@@ -986,7 +1026,6 @@ class World:
                     True,
                 )
             )
-        self._runner_takeover()
         for arn, _profiles in self.model.instance_profiles.items():
             role = self._roles_by_arn[arn]
             if role is not assumer:
@@ -1006,27 +1045,37 @@ class World:
                     True,
                 )
             )
+        # After passing the role: a launcher's shortest way is named as what it is (passing the runners' role).
+        self._runner_takeover()
 
     def _runner_takeover(self) -> None:
-        """Running one's code on a runner (user data, launch template, SSM, Instance Connect): no IAM power needed."""
+        """Any write call on a runner or what it boots from runs one's code as the assumer: no IAM power needed.
+
+        One target per runner asset (plan.runner_writes), allowed when any one of its write actions is. Actions
+        that every document of the world matches alike get the same verdict, so one of each such group is asked.
+        """
         config = self.config
         if not self.model.instance_profiles.get(self.model.roles["assumer-role"].arn):
             return
-        self._add_target(
-            Target(
-                "take-over-runner",
-                "runner-takeover",
-                self.shared.id,
-                ("ec2:StopInstances", "ec2:ModifyInstanceAttribute", "ec2:StartInstances"),
-                f"arn:aws:ec2:{config.region}:{self.shared.id}:instance/i-0runner",
-                self.shared.id,
-                None,
-                ((f"aws:ResourceTag/{config.ci.runner_tag_key}", config.ci.runner_tag_value),),
-                ("assumer(runner)",),
-                None,
-                True,
+        patterns = _action_patterns(self.nodes.values())
+        tag = ((f"aws:ResourceTag/{config.ci.runner_tag_key}", config.ci.runner_tag_value),)
+        for asset in RUNNER_ASSETS:
+            self._add_target(
+                Target(
+                    f"take-over-runner:{asset.key}",
+                    "runner-takeover",
+                    self.shared.id,
+                    _distinct_actions(write_actions(asset), patterns),
+                    asset.arn.format(region=config.region, account=self.shared.id),
+                    self.shared.id,
+                    None,
+                    tag,
+                    ("assumer(runner)",),
+                    None,
+                    True,
+                    any_action=True,
+                )
             )
-        )
 
     def _plan_targets(self, state_subjects: list[Account]) -> None:
         """Assuming the plan roles, and a write in every managed account (what no plan identity may make)."""
@@ -1153,3 +1202,38 @@ def protected_role_names(documents: list[Document]) -> list[tuple[str, str, str]
 
 def _account_matches(pattern: str, account_id: str) -> bool:
     return re.fullmatch(pattern.replace("*", ".*").replace("?", "."), account_id) is not None
+
+
+def _action_patterns(nodes: object) -> tuple[str, ...]:
+    """Every Action and NotAction pattern of the principals' identity policies, boundaries and SCPs."""
+    found: set[str] = set()
+
+    def add(document: Document | None) -> None:
+        for statement in (document or {}).get("Statement", []):
+            for element in ("Action", "NotAction"):
+                value = statement.get(element, [])
+                found.update([value] if isinstance(value, str) else value)
+
+    for node in nodes:  # type: ignore[attr-defined]
+        principal = node.principal
+        for _, document in principal.identity_policies:
+            add(document)
+        add(principal.boundary)
+        for level in principal.scps or ():
+            for document in level:
+                add(document)
+    return tuple(sorted(found))
+
+
+def _distinct_actions(actions: tuple[str, ...], patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """One action of each group the patterns cannot tell apart (IAM action matching: case-insensitive, * and ?)."""
+    compiled = [re.compile(_action_regex(p), re.IGNORECASE) for p in patterns]
+    chosen: dict[tuple[bool, ...], str] = {}
+    for action in actions:
+        signature = tuple(c.fullmatch(action) is not None for c in compiled)
+        chosen.setdefault(signature, action)
+    return tuple(chosen.values())
+
+
+def _action_regex(pattern: str) -> str:
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)

@@ -380,14 +380,15 @@ def state_mgmt_permissions_policy(
     table_arn: str,
     region: str,
     isolate_accounts: bool,
-    readable_account_ids: list[str],
+    readable_prefixes: list[str],
     kms_key_arn: str | None = None,
     partition: str = "aws",
 ) -> PolicyDocument:
     """What state-mgmt may do: list, read, write and delete state objects and lock items. Nothing else.
 
     With isolate_accounts, only those of the account its session is tagged with, plus read-only access to the
-    accounts whose state the config makes readable (their outputs, for dependency blocks and terraform_remote_state).
+    key prefixes the config makes readable (<account id>/<path>/: outputs, for dependency blocks and
+    terraform_remote_state), never an account's whole state.
     """
     bucket_resource = bucket_arn(bucket, partition)
     prefix = f"{STATE_ACCOUNT}/" if isolate_accounts else ""
@@ -416,21 +417,21 @@ def state_mgmt_permissions_policy(
         },
         lock_items,
     ]
-    if isolate_accounts and readable_account_ids:
-        readable = sorted(set(readable_account_ids))
+    if isolate_accounts and readable_prefixes:
+        readable = sorted(set(readable_prefixes))
         statements += [
             {
                 "Sid": "ListReadableState",
                 "Effect": "Allow",
                 "Action": "s3:ListBucket",
                 "Resource": bucket_resource,
-                "Condition": {**owner, "StringLike": {"s3:prefix": [f"{account}/*" for account in readable]}},
+                "Condition": {**owner, "StringLike": {"s3:prefix": [f"{prefix}*" for prefix in readable]}},
             },
             {
                 "Sid": "ReadReadableState",
                 "Effect": "Allow",
                 "Action": "s3:GetObject",
-                "Resource": [f"{bucket_resource}/{account}/*" for account in readable],
+                "Resource": [f"{bucket_resource}/{prefix}*" for prefix in readable],
                 "Condition": owner,
             },
         ]
@@ -604,7 +605,7 @@ def state_reader_permissions_policy(
     table_arn: str,
     region: str,
     isolate_accounts: bool,
-    readable_account_ids: list[str],
+    readable_prefixes: list[str],
     kms_key_arn: str | None = None,
     partition: str = "aws",
 ) -> PolicyDocument:
@@ -619,7 +620,7 @@ def state_reader_permissions_policy(
         table_arn=table_arn,
         region=region,
         isolate_accounts=isolate_accounts,
-        readable_account_ids=readable_account_ids,
+        readable_prefixes=readable_prefixes,
         kms_key_arn=kms_key_arn,
         partition=partition,
     )

@@ -25,7 +25,8 @@ from plan.runner import PROVIDER_TYPE, ProgramRun, Registration, to_pulumi_confi
 from tests.conftest import config_of, example_section, run_section, with_changes
 
 GUARD = {"enabled": True, "target_ids": ["r-ab12"]}
-LONG_LAUNCHERS = ["arn:aws:iam::111111111111:role/" + "l" * 210 + str(i) for i in range(3)]
+# Three long launcher ARNs whose SCP (with the runners-account perimeter) fits minified and not with whitespace.
+LONG_LAUNCHERS = ["arn:aws:iam::111111111111:role/" + "l" * 180 + str(i) for i in range(3)]
 # The seven names the landed lock table policy carried (issue #15, item 1).
 REFUSED_TABLE_ACTIONS = [
     "dynamodb:ConditionCheckItem",
@@ -168,7 +169,7 @@ def test_account_named_management_with_the_guard() -> None:
 
 
 def test_scp_measured_as_sent() -> None:
-    # Three long launcher ARNs: 5,065 characters minified (what the landed code measured), more than 5,120 with
+    # Three long launcher ARNs: 5,041 characters minified, more than 5,120 with
     # json.dumps' whitespace (what it sent). The SCP is now registered minified: what is measured is what is sent.
     section = with_changes(_guarded(), organization_guard={**GUARD, "runner_launcher_arns": LONG_LAUNCHERS})
     document = documents.organization_guard(config_of(section))
@@ -182,7 +183,7 @@ def test_scp_measured_as_sent() -> None:
     finding = _one(findings_of([run], config_of(section)), "organization-guard-scp", "content")
     assert finding.what == f"content = '{len(landed):,} bytes as sent'" and "5,120" in finding.rule
     # Longer ones go over even minified: refused with the measured size and the keys it grows with.
-    longer = [arn + "x" * 30 for arn in LONG_LAUNCHERS]
+    longer = [arn + "x" * 40 for arn in LONG_LAUNCHERS]
     bad = with_changes(_guarded(), organization_guard={**GUARD, "runner_launcher_arns": longer})
     size = len(json.dumps(documents.organization_guard(config_of(bad)), separators=(",", ":")))
     (problem,) = _refusal(bad)

@@ -52,8 +52,11 @@ def test_example_matrix_matches_the_promise(example_matrix: Matrix) -> None:
     ]
     subjects = [*ACCOUNTS, "unmanaged", "outsider"]
     own_state = {(f"state-mgmt[{a}]", f"{kind}:{a}") for a in subjects for kind in STATE}
-    # readable_state: [shared] in the example: every account's state session reads the shared account's outputs.
-    shared_outputs = {(f"state-mgmt[{a}]", f"{kind}:shared") for a in subjects for kind in ("state-read", "state-list")}
+    # readable_state: [shared/outputs/] in the example: every account's state session reads the shared account's
+    # outputs prefix, and no other key of the shared account.
+    shared_outputs = {
+        (f"state-mgmt[{a}]", f"{kind}-outputs:shared") for a in subjects for kind in ("state-read", "state-list")
+    }
     deployers = {"doer@shared", "bootstrap@shared"}
     guards = [t for t, target in example_matrix.world.targets.items() if target.kind == "guard"]
     assert allowed(example_matrix) == {
@@ -72,6 +75,7 @@ def test_example_matrix_matches_the_promise(example_matrix: Matrix) -> None:
         *{(d, g) for d in deployers for g in guards},
         # Pulumi reads the bucket with HeadBucket (s3:ListBucket): the deployers list keys, and read no object.
         *{(d, f"state-list:{a}") for d in deployers for a in subjects},
+        *{(d, "state-list-outputs:shared") for d in deployers},
     }
 
 
@@ -150,7 +154,8 @@ def test_a_doer_tags_its_own_account_only(example_matrix: Matrix) -> None:
     assert not other.actual and "resource:Allow:DoersInOrganization" not in other.decided_by
     assert not example_matrix.cell("state-mgmt[dev]", "state-write:prod").actual
     assert not example_matrix.cell("state-mgmt[dev]", "lock-write:prod").actual
-    assert example_matrix.cell("state-mgmt[prod]", "state-read:shared").actual  # readable_state: [shared]
+    assert example_matrix.cell("state-mgmt[prod]", "state-read-outputs:shared").actual  # [shared/outputs/]
+    assert not example_matrix.cell("state-mgmt[prod]", "state-read:shared").actual  # the rest of shared: never
     assert not example_matrix.cell("state-mgmt[prod]", "state-write:shared").actual
 
 
@@ -168,7 +173,7 @@ def test_sso_in_another_account_and_extra_principals() -> None:
         example_section(),
         sso={"account_id": "666666666666", "permission_sets": ["Platform"]},
         ci={"extra_trusted_principal_arns": [extra]},
-        accepted_risks=["extra-principal-account-admins"],
+        accepted_risks=["extra-principal-account-admins", "sso-outside-trust-root"],
     )
     matrix = matrix_of(section)
     assert matrix.mismatches == []

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from federation.config import ConfigError
 from plan.check_deployer import CALLS, PLAN_MODE_WITHHELD, deployers, lockouts
 from plan.checks import CHECKS
 from plan.evaluator import Request, evaluate
@@ -14,7 +15,7 @@ from plan.model import IamModel, iam_model
 from plan.runner import ProgramRun
 from state_backend.policies import TABLE_POLICY_ACTIONS, TABLE_POLICY_WILDCARD
 from tests.conftest import config_of, example_section, run_section, with_changes
-from tests.test_plan_path import plan_section
+from tests.test_plan_path import PLAN_PATH, plan_section
 
 SHARED_ID = "111111111111"
 # The bucket policy's listing guard as landed before the allow-list (state_backend/policies.py, 28660cc): it denied
@@ -33,7 +34,12 @@ PRE_FIX_LISTING_GUARD: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def kms_section() -> dict[str, Any]:
-    return plan_section(state_backend={"kms": {"enabled": True}})
+    # providers.mode plan needs a plan doer in the shared account (the runners'), built only when accepted as a risk.
+    return plan_section(
+        state_backend={"kms": {"enabled": True}},
+        plan_path={**PLAN_PATH, "runners_account_doer": True},
+        accepted_risks=["runners-account-plan-doer"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +56,13 @@ def test_no_lockout_on_the_example(example_run: ProgramRun, changes: dict[str, A
     section = with_changes(example_section(), **changes)
     run = run_section(section) if changes else example_run
     assert lockouts(config_of(section), iam_model(run), run) == []
+
+
+def test_without_a_plan_doer_in_the_runners_account_plan_mode_is_refused() -> None:
+    section = plan_section()
+    assert [d.mode for d in deployers(config_of(section), iam_model(run_section(section)))] == ["bootstrap", "doer"]
+    with pytest.raises(ConfigError, match=r"providers.mode = 'plan': the shared account \(the runners'\) has no plan"):
+        config_of(with_changes(section, providers={"mode": "plan"}))
 
 
 def test_no_lockout_with_the_plan_path_and_a_key(kms_section: dict[str, Any], kms_run: ProgramRun) -> None:

@@ -29,7 +29,7 @@ def _section() -> dict[str, Any]:
         accounts=accounts,
         # Named by id in the state-mgmt policy (readable) and in the assumer's trust (an extra CI principal): both
         # single their account out of the class of plain application accounts.
-        state_backend={"readable_state": ["shared", "outputs"]},
+        state_backend={"readable_state": ["shared/outputs/", "outputs/outputs/"]},
         ci={"extra_trusted_principal_arns": ["arn:aws:iam::200000000008:role/ci-runner"]},
         accepted_risks=["extra-principal-account-admins"],
         # With the plan path on, the proof covers its roles too: a plan doer per account, the tagged reader sessions.

@@ -30,7 +30,8 @@ def test_example_stack_loads_with_its_values(section: dict[str, Any]) -> None:
     ]
     assert config.sso.permission_sets == ["AWSAdministratorAccess"]  # trusted permission sets are org admins
     assert config.state_backend.isolate_accounts is True
-    assert config.state_backend.readable_state == ["shared"]
+    assert config.state_backend.readable_state == ["shared/outputs/"]
+    assert config.readable_prefixes == ["111111111111/outputs/"]
     assert config.bucket_name == "terraform-state-111111111111"
     assert config.lock_table_name == "terraform-state-lock-111111111111"
     assert config.roles.doer.managed_policy_arns == {"admin": "arn:aws:iam::aws:policy/AdministratorAccess"}

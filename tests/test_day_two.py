@@ -286,9 +286,11 @@ def test_the_old_guard_wiring_fails_the_prerequisites(
 
 def test_the_guard_in_plan_mode_reads_through_the_plan_assumers_exact_role(tmp_path: Path) -> None:
     base_section = example_section()
-    plan_path = {**base_section["iam-federation:plan_path"], "enabled": True}
+    # Plan mode needs a plan doer in the shared account (the runners'): built only as an accepted risk.
+    plan_path = {**base_section["iam-federation:plan_path"], "enabled": True, "runners_account_doer": True}
     guard = {"role_name": "iam-federation-guard-writer", "plan_role_name": "iam-federation-guard-reader"}
-    doer_mode = _guarded(with_changes(_doer(base_section), plan_path=plan_path), **guard)
+    risks = [*base_section.get("iam-federation:accepted_risks", []), "runners-account-plan-doer"]
+    doer_mode = _guarded(with_changes(_doer(base_section), plan_path=plan_path, accepted_risks=risks), **guard)
     reader = f"arn:aws:iam::{MANAGEMENT}:role/iam-federation-guard-reader"
     # Written by an apply run (doer mode), so the plan-mode preview finds it deployed.
     applied = _planned(tmp_path, doer_mode)

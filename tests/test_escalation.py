@@ -54,8 +54,10 @@ def test_the_example_keeps_the_promise_and_names_the_runner_risks(example_analys
     assert "launcher@shared -[pass-to-ec2:assumer]-> assumer(foreign instance) -[assume:doer@prod]-> doer@prod" in (
         _paths(escalation, "launcher@shared")
     )
-    # Without IAM power: stop a runner, rewrite its user data, start it, and run as the assumer.
-    assert "power-user@shared -[take-over-runner]-> assumer(runner) -[assume:doer@prod]-> doer@prod" in (
+    # The launcher's other way, a write call on a runner (RunInstances on its image), is an edge too.
+    assert "assumer(runner)" in escalation.reaches["launcher@shared"].hops
+    # Without IAM power: any write call on a runner or what it boots from, and run as the assumer.
+    assert "power-user@shared -[take-over-runner:instance]-> assumer(runner) -[assume:doer@prod]-> doer@prod" in (
         _paths(escalation, "power-user@shared")
     )
     assert set(escalation.risks) == {RUNNER_RISK, RUNNER_TAKEOVER_RISK, ROOT_USER_RISK}
@@ -71,7 +73,8 @@ def test_an_application_admin_reaches_its_own_state_and_nothing_else(
     assert reach.describe("state-write:dev").endswith("-[assume:state-mgmt[dev]]-> state-mgmt[dev] -[state-write:dev]")
     assert "state-mgmt[prod]" not in reach.hops and "doer@prod" not in reach.hops
     assert not {a for a in reach.assets if a.endswith(":prod") or a.endswith(":stage")}
-    assert "state-read:shared" in reach.assets  # readable_state: [shared]
+    assert "state-read-outputs:shared" in reach.assets  # readable_state: [shared/outputs/]
+    assert "state-read:shared" not in reach.assets  # never the shared account's state whole
     assert "state-write:shared" not in reach.assets
 
 
@@ -112,8 +115,10 @@ def test_the_runner_vpc_binding_stops_copied_credentials_but_not_a_launch_into_t
     matrix, escalation = _analysed(config_of(section), iam_model(run_section(section)))
     assert escalation.failures == []
     assert not [c for c in matrix.cells if c.principal == "assumer(copied credentials)" and c.actual]
-    # An instance launched with the runners' profile into their subnets is a runner: still the named risk.
-    assert {f.risk for f in escalation.findings if f.source == "launcher@shared"} == {RUNNER_RISK}
+    # An instance launched with the runners' profile into their subnets is a runner: still an edge, and a named risk.
+    assert matrix.allowed("launcher@shared", "pass-to-ec2:assumer")
+    assert "assumer(foreign instance)" in escalation.reaches["launcher@shared"].hops
+    assert {f.risk for f in escalation.findings if f.source == "launcher@shared"} <= {RUNNER_RISK, RUNNER_TAKEOVER_RISK}
 
 
 def _drop_scp(model: IamModel) -> None:
@@ -150,16 +155,14 @@ def _drop_bucket_guard(model: IamModel) -> None:
 @pytest.mark.parametrize(
     ("mutate", "source", "reached", "path_start"),
     [
-        # An SCP dropped: the launcher passes the runners' role again; with a guard configured that is a failure.
+        # An SCP dropped: the launcher changes a runner again; with a guard configured that is a failure.
         (_drop_scp, "launcher@shared", "doer@prod", "launcher@shared -[pass-to-ec2:assumer]-> assumer(foreign"),
         # A trust widened: another account's admin becomes prod's doer, then reaches prod's state.
         (_widen_doer_trust, "admin@stage", "state-write:prod", "admin@stage -[assume:doer@prod]-> doer@prod"),
         # A guard removed from state-mgmt's trust: a doer tags another account.
         (_drop_tag_condition, "doer@dev", "state-write:prod", "doer@dev -[assume:state-mgmt[prod]]-> state-mgmt[prod]"),
-        # A bucket guard removed: one call of a principal without IAM power changes the lifecycle.
-        (_drop_bucket_guard, "power-user@shared", "bucket-lifecycle", "power-user@shared -[bucket-lifecycle]"),
     ],
-    ids=["scp-dropped", "trust-widened", "tag-condition-dropped", "bucket-guard-dropped"],
+    ids=["scp-dropped", "trust-widened", "tag-condition-dropped"],
 )
 def test_a_mutation_fails_the_escalation_with_its_shortest_path(
     guarded: tuple[FederationConfig, IamModel],
@@ -190,3 +193,42 @@ def test_an_accepted_legacy_layout_is_a_named_risk_not_a_failure() -> None:
     widened = [f for f in escalation.findings if f.source == "doer@dev" and f.reached == "state-write:prod"]
     assert widened and widened[0].risk == "shared-state-sessions"
     assert "shared-state-sessions" in escalation.risks
+
+
+def test_a_dropped_bucket_guard_fails_without_the_organization_guard(
+    example: tuple[FederationConfig, IamModel],
+) -> None:
+    """With the guard the perimeter denies the shared account's power user everything; without it, the bucket
+    policy is what stops one call that changes the lifecycle (and that is a failure, not the runner risk)."""
+    config, model = example
+    changed = model.copy()
+    _drop_bucket_guard(changed)
+    _, escalation = _analysed(config, changed)
+    found = [f for f in escalation.failures if f.source == "power-user@shared" and f.reached == "bucket-lifecycle"]
+    assert found and found[0].path == "power-user@shared -[bucket-lifecycle]"
+
+
+def test_an_accepted_risk_covers_only_the_paths_through_its_principal() -> None:
+    """issue #16 item 5: with 'extra-principal-account-admins' accepted, a finding of dev that does not pass the
+    extra principal (state-mgmt's tag condition dropped) still fails; the path through the extra principal is the
+    named risk. Failed on the code before the fix (every finding sourced in dev became the risk)."""
+    changes: dict[str, Any] = {
+        "ci": {"instance_profile_name": "infrastructure-assumer", "extra_trusted_principal_arns": [EXTRA_CI]},
+        "accepted_risks": ["extra-principal-account-admins"],
+    }
+    section = with_changes(example_section(), **changes)
+    config, model = config_of(section), iam_model(run_section(section))
+    _, escalation = _analysed(config, model)
+    assert escalation.failures == []
+    through = [f for f in escalation.findings if f.source == "admin@dev" and f.reached == "doer@prod"]
+    assert through and through[0].risk == "extra-principal-account-admins"
+    assert "-[take-over:extra:ci-runner]-> extra:ci-runner" in through[0].path
+    changed = model.copy()
+    _drop_tag_condition(changed)
+    _, mutated = _analysed(config, changed)
+    found = [f for f in mutated.failures if f.source == "doer@dev" and f.reached == "state-write:prod"]
+    assert found, [f.path for f in mutated.findings if f.source == "doer@dev"][:5]
+    assert found[0].path == "doer@dev -[assume:state-mgmt[prod]]-> state-mgmt[prod] -[state-write:prod]"
+
+
+EXTRA_CI = "arn:aws:iam::222222222222:role/ci-runner"

@@ -245,7 +245,7 @@ def test_state_mgmt_permissions_are_one_accounts_state_and_locks() -> None:
             table_arn=table,
             region="us-east-1",
             isolate_accounts=True,
-            readable_account_ids=[],
+            readable_prefixes=[],
         )
     )
     own = "${aws:PrincipalTag/StateAccount}"
@@ -273,7 +273,7 @@ def test_readable_state_is_read_only_and_the_key_only_through_the_stores() -> No
             table_arn="t",
             region="eu-west-1",
             isolate_accounts=True,
-            readable_account_ids=["111111111111"],
+            readable_prefixes=["111111111111/outputs/"],
             kms_key_arn="k",
         )
     )
@@ -281,10 +281,10 @@ def test_readable_state_is_read_only_and_the_key_only_through_the_stores() -> No
         "Sid": "ReadReadableState",
         "Effect": "Allow",
         "Action": "s3:GetObject",
-        "Resource": ["arn:aws:s3:::b/111111111111/*"],
+        "Resource": ["arn:aws:s3:::b/111111111111/outputs/*"],
         "Condition": {"StringEquals": {"aws:ResourceAccount": "111111111111"}},
     }
-    assert by_sid["ListReadableState"]["Condition"]["StringLike"] == {"s3:prefix": ["111111111111/*"]}
+    assert by_sid["ListReadableState"]["Condition"]["StringLike"] == {"s3:prefix": ["111111111111/outputs/*"]}
     assert by_sid["StateKey"]["Condition"] == {
         "StringEquals": {"kms:ViaService": ["s3.eu-west-1.amazonaws.com", "dynamodb.eu-west-1.amazonaws.com"]}
     }
@@ -298,7 +298,7 @@ def test_legacy_layout_reaches_every_key() -> None:
             table_arn="t",
             region="us-east-1",
             isolate_accounts=False,
-            readable_account_ids=["1"],
+            readable_prefixes=["1/outputs/"],
         )
     )
     assert by_sid["StateObjects"]["Resource"] == "arn:aws:s3:::b/*"
@@ -313,8 +313,10 @@ def test_organization_guard_keeps_roles_to_their_deployers() -> None:
         runner_role=("/", "assumer"),
         runner_instance_profile=("/", "runners"),
         runner_launcher_arns=["arn:aws:iam::111111111111:role/launcher"],
-        runner_tag=("iam-federation:runner", "true"),
         backend_resources=["arn:aws:s3:::b", "arn:aws:dynamodb:us-east-1:111111111111:table/t"],
+        runners_account_id="111111111111",
+        platform_arns=["arn:aws:iam::111111111111:role/doer", "arn:aws:iam::111111111111:role/assumer"],
+        assume_only_arns=["arn:aws:iam::111111111111:role/ci"],
     )
     by_sid = statements(document)
     roles = by_sid["ProtectFederationRoles"]
@@ -331,12 +333,21 @@ def test_organization_guard_keeps_roles_to_their_deployers() -> None:
         "ArnNotLike": {"aws:PrincipalArn": [*deployers, "arn:aws:iam::111111111111:role/launcher"]}
     }
     assert by_sid["ProtectRunnerInstanceProfile"]["Resource"] == "arn:aws:iam::*:instance-profile/runners"
-    runners = by_sid["ProtectRunnerInstances"]
-    assert {"ec2:ModifyInstanceAttribute", "ec2:CreateLaunchTemplateVersion", "ssm:SendCommand"} <= set(
-        runners["Action"]
-    )
-    assert runners["Condition"]["StringEquals"] == {"aws:ResourceTag/iam-federation:runner": "true"}
-    assert runners["Condition"]["ArnNotLike"] == passing["Condition"]["ArnNotLike"]
+    # The runners' account is platform-only: an allow-list of principals, no list of EC2 or SSM actions.
+    perimeter = by_sid["RunnersAccountPlatformOnly"]
+    assert (perimeter["Effect"], perimeter["Resource"]) == ("Deny", "*")
+    assert perimeter["NotAction"] == ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
+    platform = ["arn:aws:iam::111111111111:role/assumer", "arn:aws:iam::111111111111:role/doer"]
+    assert perimeter["Condition"] == {
+        "StringEquals": {"aws:PrincipalAccount": "111111111111"},
+        "ArnNotLike": {"aws:PrincipalArn": platform},
+    }
+    leaving = by_sid["RunnersAccountAssumeOnlyPlatformAndBreakGlass"]
+    assert leaving["Action"] == perimeter["NotAction"]
+    assert leaving["Condition"]["ArnNotLike"] == {
+        "aws:PrincipalArn": sorted([*platform, "arn:aws:iam::111111111111:role/ci"])
+    }
+    assert "ProtectRunnerInstances" not in by_sid and "ProtectRunnerTag" not in by_sid
     # SCPs bind the account root user and AssumeRoot sessions, which resource policies cannot deny.
     backend = by_sid["ProtectStateBackendPolicies"]
     assert backend["Resource"] == ["arn:aws:dynamodb:us-east-1:111111111111:table/t", "arn:aws:s3:::b"]

@@ -317,7 +317,9 @@ def test_state_mgmt_role(example_run: ProgramRun) -> None:
     assert perms["StateObjects"]["Resource"] == (
         "arn:aws:s3:::terraform-state-111111111111/${aws:PrincipalTag/StateAccount}/*"
     )
-    assert perms["ReadReadableState"]["Resource"] == [f"arn:aws:s3:::terraform-state-111111111111/{SHARED_ID}/*"]
+    assert perms["ReadReadableState"]["Resource"] == [
+        f"arn:aws:s3:::terraform-state-111111111111/{SHARED_ID}/outputs/*"
+    ]
 
 
 # --- names -------------------------------------------------------------------------------------------------------

@@ -407,7 +407,14 @@ def test_member_profiles_chain_through_the_shared_assumer(
 def test_sso_profiles_are_named_after_the_sso_account(
     sso: dict[str, str], profile: str, account: str, aws_cli: Any
 ) -> None:
-    config = config_of(with_changes(example_section(), sso={"permission_sets": ["AWSAdministratorAccess"], **sso}))
+    # Identity Center outside the trust root is a named risk; in the management account it is the trust root.
+    trust_root: dict[str, Any] = (
+        {"management_account_id": "999999999999"}
+        if sso.get("account_id") == "999999999999"
+        else {"accepted_risks": ["sso-outside-trust-root"]}
+    )
+    section = with_changes(example_section(), sso={"permission_sets": ["AWSAdministratorAccess"], **sso}, **trust_root)
+    config = config_of(section)
     text = snippets.aws_config_snippet(config, [DEV])
     _, chains = aws_cli(text)
     assert chains[profile] == [f"sso:{account}:AWSAdministratorAccess"]
