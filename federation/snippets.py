@@ -114,13 +114,13 @@ def state_key_alias_arn(config: FederationConfig) -> str:
     policy refuses when the state key is on; with kms_key_id it sends aws:kms and the id (hashicorp/terraform
     internal/backend/remote-state/s3/client.go, RemoteClient.put and lockWithFile). The key's own ARN exists only
     after `pulumi up`, and root.hcl is a pure function of config (the offline plan writes it before any deploy), so
-    root.hcl names the alias the program registers, alias/<bucket_name> (state_backend/backend.py). The backend
+    root.hcl names the alias the program registers, config.state_key_alias (state_backend/backend.py). The backend
     accepts an alias ARN (validate.go: validateKMSKeyARN -> aliasIdFromARNResource, `alias/[a-zA-Z0-9/_-]+`); S3
     takes "Key ID, Key ARN, or Key Alias" in x-amz-server-side-encryption-aws-kms-key-id (botocore s3
     PutObjectRequest.SSEKMSKeyId) and KMS resolves an alias ARN in the account the ARN names (botocore kms
     GenerateDataKeyRequest.KeyId), so the ARN form cannot resolve in another account the way a bare alias would.
     """
-    return f"arn:aws:kms:{config.region}:{config.shared_account.id}:alias/{config.bucket_name}"
+    return f"arn:aws:kms:{config.region}:{config.shared_account.id}:{config.state_key_alias}"
 
 
 def _q(value: str) -> str:

@@ -76,6 +76,18 @@ def test_with_kms_root_hcl_names_the_registered_keys_alias() -> None:
     assert any(pattern.fullmatch(ALIAS_ARN) for _, pattern in check_terraform.KMS_KEY_ID_FORMS)
 
 
+def test_a_dotted_bucket_with_kms_names_the_alias_the_program_registers() -> None:
+    # KMS refuses dots in an alias, so the program registers alias/<bucket with dots as '-'>: root.hcl must name that
+    # one (an outside review found root.hcl naming alias/<bucket_name> with its dots, which exists nowhere).
+    section = section_with(state_backend={**KMS, "bucket_name": "acme.terraform-state"})
+    run = run_section(section)
+    config = parse_hcl(run.outputs["terragrunt_root_hcl"])["remote_state"][0]["config"]
+    (alias,) = run.by_type("aws:kms/alias:Alias")
+    assert config["kms_key_id"] == f"arn:aws:kms:us-east-1:{SHARED_ID}:alias/acme-terraform-state"
+    assert config["kms_key_id"].split(":", 5)[5] == alias.inputs["name"]
+    assert judge(plan_of(section, run)).findings == []
+
+
 def test_without_kms_root_hcl_has_no_kms_key_id() -> None:
     config = parse_hcl(run_section(example_section()).outputs["terragrunt_root_hcl"])["remote_state"][0]["config"]
     assert "kms_key_id" not in config and config["encrypt"] is True
