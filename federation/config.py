@@ -626,6 +626,13 @@ class StateBackendSettings(_Model):
         description="State key prefixes every account may read, as <account name>/<path>/ (e.g. shared/outputs/: "
         "the shared account's units under outputs/); never an account's whole state.",
     )
+    list_keys: Literal["own_prefix", "bucket"] = Field(
+        "own_prefix",
+        description="What a state-mgmt (or state reader) session may list: own_prefix (its account's keys only) or "
+        "bucket (every key name, never a content). S3 answers a HeadObject of a missing key with 404 only to a caller "
+        "allowed s3:ListBucket, and whether a prefix-scoped grant counts is undocumented: if the first "
+        "`terraform init` of a new unit fails with 403 on HeadObject, set bucket (docs/terragrunt.md).",
+    )
     terragrunt_lock: Literal["lockfile", "dynamodb", "both"] = Field(
         "lockfile",
         description="State locking in the generated root.hcl: lockfile (S3-native use_lockfile, Terraform/OpenTofu "

@@ -93,6 +93,7 @@ def state_mgmt_permissions(config: FederationConfig, kms_key_arn: str | None = N
         isolate_accounts=config.state_backend.isolate_accounts,
         readable_prefixes=config.readable_prefixes,
         kms_key_arn=kms_key_arn,
+        list_all_keys=config.state_backend.list_keys == "bucket",
     )
 
 
@@ -274,6 +275,7 @@ def state_reader_permissions(config: FederationConfig, kms_key_arn: str | None =
         isolate_accounts=config.state_backend.isolate_accounts,
         readable_prefixes=config.readable_prefixes,
         kms_key_arn=kms_key_arn,
+        list_all_keys=config.state_backend.list_keys == "bucket",
     )
 
 

@@ -766,6 +766,8 @@ class World:
                 ("state-lock-file", "s3:PutObject", objects + key + ".tflock", ()),
                 ("state-list", "s3:ListBucket", f"arn:aws:s3:::{bucket}", (("s3:prefix", f"{subject.id}/"),)),
             ]
+            # state_backend.list_keys = bucket: every state session lists every key name (never a content).
+            names_listed = config.state_backend.list_keys == "bucket"
             for kind, action, resource, context in data:
                 self._add_target(
                     Target(
@@ -779,6 +781,7 @@ class World:
                         context,
                         (),
                         subject.id,
+                        readable=names_listed and kind == "state-list",
                     )
                 )
             for prefix in [p for p in config.readable_prefixes if p.split("/", 1)[0] == subject.id]:

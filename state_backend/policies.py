@@ -383,6 +383,7 @@ def state_mgmt_permissions_policy(
     readable_prefixes: list[str],
     kms_key_arn: str | None = None,
     partition: str = "aws",
+    list_all_keys: bool = False,
 ) -> PolicyDocument:
     """What state-mgmt may do: list, read, write and delete state objects and lock items. Nothing else.
 
@@ -396,7 +397,11 @@ def state_mgmt_permissions_policy(
     owner = {"StringEquals": {"aws:ResourceAccount": bucket_account}}
     listing: dict[str, Any] = {"Sid": "ListStatePrefix", "Effect": "Allow", "Action": "s3:ListBucket"}
     listing["Resource"] = bucket_resource
-    listing["Condition"] = {**owner, "StringLike": {"s3:prefix": [f"{prefix}*"]}} if isolate_accounts else owner
+    # list_all_keys: S3 tells a missing key (404, which Terraform's first read of a new unit needs) from a forbidden
+    # one (403) only for callers allowed s3:ListBucket; key names are listed then, never contents (state_backend
+    # .list_keys).
+    scoped = isolate_accounts and not list_all_keys
+    listing["Condition"] = {**owner, "StringLike": {"s3:prefix": [f"{prefix}*"]}} if scoped else owner
     lock_items: dict[str, Any] = {"Sid": "LockItems", "Effect": "Allow", "Action": LOCK_ITEM_ACTIONS}
     lock_items["Resource"] = table_arn
     if isolate_accounts:
@@ -608,6 +613,7 @@ def state_reader_permissions_policy(
     readable_prefixes: list[str],
     kms_key_arn: str | None = None,
     partition: str = "aws",
+    list_all_keys: bool = False,
 ) -> PolicyDocument:
     """What the state reader may do: state-mgmt's statements, scoped the same way, narrowed to reads.
 
@@ -623,6 +629,7 @@ def state_reader_permissions_policy(
         readable_prefixes=readable_prefixes,
         kms_key_arn=kms_key_arn,
         partition=partition,
+        list_all_keys=list_all_keys,
     )
     narrowed = {
         "StateObjects": ("ReadStateObjects", STATE_READ_ACTIONS),

@@ -17,6 +17,8 @@ from federation import snippets
 from plan import check_terraform
 from plan.check_terraform import Judgement, judge
 from plan.checks import CHECKS, PlanInput
+from plan.escalation import analyse
+from plan.matrix import access_matrix
 from plan.model import iam_model
 from plan.runner import ProgramRun, to_pulumi_config
 from plan.stacks import Selection, StackFile
@@ -289,3 +291,32 @@ def test_every_lock_mode_and_chain_with_kms_passes(lock: snippets.LockMode, trus
     judgement = judge(plan_of(section))
     assert judgement.findings == [], json.dumps([f.as_dict() for f in judgement.findings], indent=1)
     assert judgement.judged
+
+
+def test_list_keys_bucket_lists_every_key_name_and_still_reads_only_its_own_state() -> None:
+    """state_backend.list_keys = bucket: the escape hatch if S3 answers a missing key's HeadObject with 403 under a
+    prefix-scoped s3:ListBucket (undocumented; Terraform's first read of a new unit needs the 404)."""
+    section = section_with(state_backend={"list_keys": "bucket"})
+    run = run_section(section)
+    policy = json.loads(
+        next(r for r in run.by_type("aws:iam/rolePolicy:RolePolicy") if r.name == "state-backend-state-mgmt-access")
+        .inputs["policy"]
+    )
+    (listing,) = [s for s in policy["Statement"] if s["Sid"] == "ListStatePrefix"]
+    assert listing["Condition"] == {"StringEquals": {"aws:ResourceAccount": SHARED_ID}}
+    config = config_of(section)
+    matrix = access_matrix(config, iam_model(run))
+    assert matrix.mismatches == [] and analyse(config, matrix).failures == []
+    assert matrix.cell("state-mgmt[dev]", "state-list:prod").actual
+    assert not matrix.cell("state-mgmt[dev]", "state-read:prod").actual
+    assert judge(plan_of(section, run)).findings == []
+    # The default keeps listing to the session's own prefix.
+    default = json.loads(
+        next(
+            r
+            for r in run_section(example_section()).by_type("aws:iam/rolePolicy:RolePolicy")
+            if r.name == "state-backend-state-mgmt-access"
+        ).inputs["policy"]
+    )
+    (scoped,) = [s for s in default["Statement"] if s["Sid"] == "ListStatePrefix"]
+    assert scoped["Condition"]["StringLike"] == {"s3:prefix": ["${aws:PrincipalTag/StateAccount}/*"]}
