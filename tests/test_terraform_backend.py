@@ -299,8 +299,9 @@ def test_list_keys_bucket_lists_every_key_name_and_still_reads_only_its_own_stat
     section = section_with(state_backend={"list_keys": "bucket"})
     run = run_section(section)
     policy = json.loads(
-        next(r for r in run.by_type("aws:iam/rolePolicy:RolePolicy") if r.name == "state-backend-state-mgmt-access")
-        .inputs["policy"]
+        next(
+            r for r in run.by_type("aws:iam/rolePolicy:RolePolicy") if r.name == "state-backend-state-mgmt-access"
+        ).inputs["policy"]
     )
     (listing,) = [s for s in policy["Statement"] if s["Sid"] == "ListStatePrefix"]
     assert listing["Condition"] == {"StringEquals": {"aws:ResourceAccount": SHARED_ID}}
