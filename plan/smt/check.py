@@ -75,7 +75,7 @@ def replay(prop: Property, example: Concrete, resource_arn: str | None = None) -
     return verdict.allowed == (prop.mode == "admits-only")
 
 
-def decide(props: list[Property], role_arns: dict[str, str] | None = None, timeout: float | None = None) -> list[Decided]:
+def decide(props: list[Property], timeout: float | None = None) -> list[Decided]:
     queries: list[Query] = [build(p, r) for p in props for r in readings_of(p)]
     runnable = [q for q in queries if not q.error]
     outcomes = iter(solve_all([q.text for q in runnable], **({"timeout": timeout} if timeout else {})))
@@ -87,8 +87,16 @@ def decide(props: list[Property], role_arns: dict[str, str] | None = None, timeo
             results.append(Decided(query.prop, query.reading, status, outcome.seconds, reason="bounded sets capped" if query.capped else ""))
         elif outcome.status == "sat":
             assert query.request is not None
+            if outcome.model.get("kind") != IAM or not str(outcome.model.get("principal_tail", "")).startswith("role/"):
+                # A role session's counterexample, where there is one, is the one principalmapper can replay.
+                prefer = f'(assert (and (= kind {IAM}) (str.prefixof "role/" principal_tail)))\n(check-sat)'
+                iam = solve_all([query.text.replace("(check-sat)", prefer)])[0]
+                if iam.status == "sat":
+                    outcome.model = iam.model
             example = concrete(query.request, outcome.model)
-            arn = (role_arns or {}).get(query.prop.members[0])
+            arn = query.prop.role_arn or None
+            if not example.resource and arn:
+                example.resource = arn  # a trust policy: the request's resource is the role itself
             try:
                 confirmed = replay(query.prop, example, arn)
             except Exception as error:  # principalmapper cannot parse it: say so, the finding stands
@@ -97,19 +105,6 @@ def decide(props: list[Property], role_arns: dict[str, str] | None = None, timeo
         else:
             results.append(Decided(query.prop, query.reading, "unknown", outcome.seconds, reason=outcome.reason))
     return results
-
-
-def _role_arns(plan: PlanInput) -> dict[str, str]:
-    """Subject labels of plan.smt.properties -> the judged role's ARN (the resource of an AssumeRole request)."""
-    config = plan.selection.organization
-    from federation import names
-
-    out = {f"doer@{a}": arn for a, arn in names.doer_arns(config).items()}
-    out |= {"state-mgmt": names.state_mgmt_arn(config), "assumer": names.assumer_arn(config)}
-    if config.plan_path.enabled:
-        out |= {f"plan-doer@{a}": arn for a, arn in names.plan_doer_arns(config).items()}
-        out |= {"state-reader": names.state_reader_arn(config), "plan-assumer": names.plan_assumer_arn(config)}
-    return out
 
 
 def _finding(result: Decided) -> Finding:
@@ -141,7 +136,7 @@ def summary(results: list[Decided], seconds: float) -> str:
 
 def check(plan: PlanInput) -> list[Finding]:
     started = time.perf_counter()
-    results = decide(properties(plan.selection.organization, plan.model), _role_arns(plan))
+    results = decide(properties(plan.selection.organization, plan.model))
     print(summary(results, time.perf_counter() - started))
     return [
         _finding(r)

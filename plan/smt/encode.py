@@ -32,7 +32,7 @@ IAM, SERVICE, FEDERATED, ANONYMOUS = 0, 1, 2, 3
 # Keys whose values are sets in the request (IAM User Guide, "Single-valued vs. multivalued context keys").
 MULTI_VALUED = frozenset({"aws:tagkeys", "dynamodb:leadingkeys", "dynamodb:attributes", "dynamodb:select"})
 # Keys AWS sets from the caller's credentials: bound to the principal variables below, never chosen.
-PRINCIPAL_ARN, PRINCIPAL_ACCOUNT = "aws:principalarn", "aws:principalaccount"
+PRINCIPAL_ARN, PRINCIPAL_ACCOUNT = "aws:PrincipalArn", "aws:PrincipalAccount"
 MAX_SET = 8  # bounded set size: beyond it a proof becomes unknown (docs/smt.md, "bounded sets")
 
 _ACCOUNT_RE = '((_ re.loop 12 12) (re.range "0" "9"))'
@@ -96,7 +96,8 @@ class Request:
     """The symbolic request: SMT constants declared on first use, by (lower-cased) context key."""
 
     set_size: int = 2
-    keys: dict[str, str] = field(default_factory=dict)  # lower-cased key -> as first written
+    # lower-cased key -> as first written (the keys AWS always names so, first)
+    keys: dict[str, str] = field(default_factory=lambda: {k.lower(): k for k in (PRINCIPAL_ARN, PRINCIPAL_ACCOUNT)})
     multi: set[str] = field(default_factory=set)
     approximations: set[str] = field(default_factory=set)
     structured: dict[Term, tuple[Term, Term]] = field(default_factory=lambda: dict(STRUCTURED))
@@ -157,6 +158,10 @@ class Request:
             f"(=> {iam} (str.in_re {account} {_ACCOUNT_RE}))",
             f"(=> {iam} (= {arn} (str.++ {lit('arn:' + PARTITION + ':iam::')} {account} \":\" principal_tail)))",
             f"(=> {iam} (str.in_re principal_tail {_IAM_TAIL_RE}))",
+            # Service principals are named <service>.amazonaws.com in the aws partition (IAM User Guide, "AWS JSON
+            # policy elements: Principal", AWS service principals).
+            f'(=> (= kind {SERVICE}) (str.in_re service (re.++ (re.+ (re.union (re.range "a" "z") (re.range "0" "9")'
+            f' (str.to_re "-") (str.to_re "."))) (str.to_re ".amazonaws.com"))))',
         ]
         for low in sorted(self.keys):
             if low.startswith(("aws:principaltag/", "aws:principalorgid", "aws:principalorgpaths")):
@@ -236,7 +241,7 @@ def _concatenation(request: Request, pattern: str) -> tuple[Term, Term] | None:
 
 # Subjects known to be IAM ARNs "arn:aws:iam::" + account + ":" + tail: matched segment by segment on the parts.
 STRUCTURED: dict[Term, tuple[Term, Term]] = {
-    "v_aws_3a_principalarn": ("v_aws_3a_principalaccount", "principal_tail"),
+    "v_aws_3a_principalarn": ("v_aws_3a_principalaccount", "principal_tail"),  # aws:PrincipalArn
 }
 
 

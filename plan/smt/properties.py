@@ -81,10 +81,12 @@ class Property:
     scope: Document | None = None
     role_resource: bool = False
     account: str = ""  # the judged document's own account (normalised away when classes are formed)
+    role_arn: str = ""  # a trust policy's role: the resource of the AssumeRole request
     members: list[str] = field(default_factory=list)
 
     def class_key(self) -> str:
         text = json.dumps([self.name, self.mode, self.document, self.promise, self.scope], sort_keys=True)
+        text += self.role_arn.replace(self.account, "") if self.account else self.role_arn
         return text.replace(self.account, "<own account>") if self.account else text
 
 
@@ -143,6 +145,7 @@ def _trusts(config: FederationConfig, model: IamModel) -> list[Property]:
                     promise,
                     "docs/security.md: a doer is trusted by the assumer only; sessions.require_source_identity",
                     account=by_arn[arn].account,
+                    role_arn=arn,
                 )
             )
     org = config.organization_id
@@ -173,6 +176,7 @@ def _trusts(config: FederationConfig, model: IamModel) -> list[Property]:
                 "admits-only",
                 _doc(*statements),
                 "docs/security.md: state-mgmt trust, doer statement",
+                role_arn=state_mgmt,
             )
         )
     if config.plan_path.enabled:
@@ -188,6 +192,7 @@ def _trusts(config: FederationConfig, model: IamModel) -> list[Property]:
                         _doc(_allow({"AWS": plan_assumer}, ASSUME)),
                         "docs/plan-path.md: plan doers trust the plan assumer only",
                         account=by_arn[arn].account,
+                        role_arn=arn,
                     )
                 )
         reader = names.state_reader_arn(config)
@@ -208,6 +213,7 @@ def _trusts(config: FederationConfig, model: IamModel) -> list[Property]:
                     "admits-only",
                     _doc(_allow({"AWS": plan_assumer}, ASSUME, said_who), _allow("*", ASSUME, condition)),
                     "docs/plan-path.md; sessions.require_source_identity (docs/sessions.md)",
+                    role_arn=reader,
                 )
             )
     return out
@@ -259,6 +265,7 @@ def _assumers(config: FederationConfig, model: IamModel) -> list[Property]:
                     mode,
                     _doc(*admitted),
                     "docs/security.md: the trust root",
+                    role_arn=assumer.arn,
                 )
             )
         doer = config.roles.doer
@@ -292,6 +299,7 @@ def _assumers(config: FederationConfig, model: IamModel) -> list[Property]:
                     "admits-only",
                     _doc(*_sso(config, config.plan_path.permission_sets), *_oidc(config, "plan")),
                     "docs/plan-path.md",
+                    role_arn=plan_assumer.arn,
                 )
             )
             plan_doer = config.plan_path.doer

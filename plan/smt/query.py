@@ -71,7 +71,7 @@ def build(prop: Property, reading: str) -> Query:
     except Unsupported as error:
         query.error = str(error)
         return query
-    values = ["kind", "action", "resource", "service", "federated"]
+    values = ["kind", "action", "resource", "service", "federated", "principal_tail"]
     for low in sorted(request.keys):
         ident = _ident(low)
         if low in request.multi:
@@ -128,10 +128,10 @@ def concrete(request: Request, model: dict[str, Any]) -> Concrete:
         else:
             absent.append(written)
     principal = {
-        IAM: str(context.get(request.keys.get(PRINCIPAL_ARN, PRINCIPAL_ARN), "")),
+        IAM: str(context.get(request.keys.get(PRINCIPAL_ARN.lower(), PRINCIPAL_ARN), "")),
         SERVICE: str(model.get("service", "")),
         FEDERATED: str(model.get("federated", "")),
         ANONYMOUS: "",
     }[kind]
-    absent = [a for a in absent if a.lower() not in (PRINCIPAL_ARN, PRINCIPAL_ACCOUNT) or kind == IAM]
+    absent = [a for a in absent if a.lower() not in (PRINCIPAL_ARN.lower(), PRINCIPAL_ACCOUNT.lower()) or kind == IAM]
     return Concrete(kind, principal, str(model.get("action", "")), str(model.get("resource", "")), context, absent)
