@@ -1,0 +1,140 @@
+"""plan/smt: every property proved on the fixture, and each hold-out mutation caught with a counterexample that the
+evaluator (principalmapper) confirms. Each query runs cvc5 in its own process (a few tenths of a second each)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from federation.config import FederationConfig
+from plan.model import IamModel, iam_model
+from plan.smt.check import Decided, decide
+from plan.smt.properties import Property, properties
+from tests.conftest import config_of, example_section, run_section, with_changes
+
+Mutation = Callable[[IamModel], None]
+
+
+def _setup(section: dict[str, Any]) -> tuple[FederationConfig, IamModel]:
+    return config_of(section), iam_model(run_section(section))
+
+
+def _plan_path() -> dict[str, Any]:
+    section = example_section()
+    plan_path = dict(section["iam-federation:plan_path"])
+    return with_changes(section, plan_path={**plan_path, "enabled": True})
+
+
+def _decide(config: FederationConfig, model: IamModel, about: str = "") -> list[Decided]:
+    chosen: list[Property] = [p for p in properties(config, model) if about in p.name]
+    assert chosen, about
+    return decide(chosen, timeout=60)
+
+
+def test_every_property_is_proved_on_the_fixture() -> None:
+    config, model = _setup(_plan_path())
+    results = _decide(config, model)
+    assert {r.status for r in results} == {"proved"}, [(r.prop.name, r.reading, r.status) for r in results]
+    names = {r.prop.name for r in results}
+    for expected in ("doer trust", "state-mgmt trust", "assumer trust", "assumer reaches", "state reader trust"):
+        assert any(n.startswith(expected) for n in names), expected
+    assert any(n.startswith("bucket policy denies") for n in names)
+    assert any(n.startswith("lock table policy denies") for n in names)
+    # One class for the application accounts' doers: documents equal up to their own account id are proved once.
+    doers = [r.prop for r in results if r.prop.name.startswith("doer trust") and r.prop.mode == "admits-only"]
+    assert sum(len(p.members) for p in doers) == len(config.all_accounts)
+    assert len(doers) < len(config.all_accounts)
+
+
+def test_require_source_identity_binds_the_state_reader_too() -> None:
+    # Failed before state_reader_trust_policy took require_source_identity: a plan assumer session without a
+    # source identity was admitted by the reader.
+    section = with_changes(
+        _plan_path(),
+        sessions={"require_source_identity": True},
+        state_backend={**example_section()["iam-federation:state_backend"], "state_mgmt_trusts_doers": False},
+    )
+    config, model = _setup(section)
+    results = _decide(config, model, "state reader trust")
+    assert [r.status for r in results] == ["proved"] * len(results)
+
+
+def _statement(document: dict[str, Any], sid: str) -> dict[str, Any]:
+    (found,) = [s for s in document["Statement"] if s.get("Sid") == sid]
+    return found
+
+
+def _role(model: IamModel, suffix: str) -> Any:
+    return next(r for name, r in model.roles.items() if name.endswith(suffix))
+
+
+def _widen_doer_trust(model: IamModel) -> None:
+    for role in model.roles.values():
+        if role.name == "infrastructure-doer-role":
+            # Principal "*" alone changes nothing while ArnEquals aws:PrincipalArn stays (the SMT layer proves
+            # that too): widened means the condition goes with it.
+            statement = _statement(role.trust, "Assumer")
+            statement["Principal"] = {"AWS": "*"}
+            statement.pop("Condition")
+
+
+def _drop_tag_condition(model: IamModel) -> None:
+    condition = _statement(_role(model, "state-mgmt-role").trust, "DoersInOrganization")["Condition"]
+    del condition["StringEquals"]["aws:RequestTag/StateAccount"]
+    del condition["StringEqualsIfExists"]
+
+
+def _tag_condition_if_exists(model: IamModel) -> None:
+    condition = _statement(_role(model, "state-mgmt-role").trust, "DoersInOrganization")["Condition"]
+    tag = condition["StringEquals"].pop("aws:RequestTag/StateAccount")
+    condition["StringEqualsIfExists"]["aws:RequestTag/StateAccount"] = tag
+    del condition["StringEqualsIfExists"]["aws:PrincipalTag/StateAccount"]
+
+
+def _suffix_star(model: IamModel) -> None:
+    condition = _statement(model.roles["assumer-role"].trust, "SsoPermissionSets")["Condition"]
+    patterns = condition["ArnLike"]["aws:PrincipalArn"]
+    condition["ArnLike"]["aws:PrincipalArn"] = [p.replace("?" * 16, "*") for p in patterns]
+
+
+def _not_resource(model: IamModel) -> None:
+    statement = _statement(model.roles["assumer-role"].inline["assume-doers-and-state-mgmt"], "AssumeStateMgmt")
+    statement["NotResource"] = statement.pop("Resource")
+
+
+def _star_account(model: IamModel) -> None:
+    statement = _statement(model.roles["assumer-role"].inline["assume-doers-and-state-mgmt"], "AssumeDoersInOrganization")
+    statement["Resource"] = statement["Resource"].replace("?" * 12, "*")
+
+
+def _bucket_guard_dropped(model: IamModel) -> None:
+    assert model.bucket_policy is not None
+    model.bucket_policy["Statement"] = [
+        s for s in model.bucket_policy["Statement"] if s["Sid"] != "DenyStateObjectsExceptStateMgmt"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "about"),
+    [
+        (_widen_doer_trust, "doer trust"),
+        (_drop_tag_condition, "state-mgmt trust"),
+        (_tag_condition_if_exists, "state-mgmt trust"),
+        (_suffix_star, "assumer trust"),
+        (_not_resource, "assumer reaches"),
+        (_star_account, "assumer reaches"),
+        (_bucket_guard_dropped, "bucket policy"),
+    ],
+)
+def test_each_mutation_yields_a_counterexample_the_evaluator_confirms(mutate: Mutation, about: str) -> None:
+    config, model = _setup(example_section())
+    model = copy.deepcopy(model)
+    mutate(model)
+    results = _decide(config, model, about)
+    found = [r for r in results if r.status == "counterexample"]
+    assert found, [(r.prop.name, r.reading, r.status, r.reason) for r in results]
+    assert all(r.example is not None and r.example.action for r in found)
+    assert any(r.confirmed for r in found), [(r.reading, r.example and r.example.line(), r.confirmed) for r in found]
