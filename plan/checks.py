@@ -57,6 +57,7 @@ Check = Callable[[PlanInput], list[Finding]]
 
 # (name, function): run in this order; a check module registers itself here by one line.
 CHECKS: list[tuple[str, Check]] = []
+CHECKS.append(("smt", lambda plan: __import__("plan.smt.check", fromlist=["check"]).check(plan)))
 
 
 def run_checks(plan: PlanInput, checks: list[tuple[str, Check]] | None = None) -> dict[str, list[Finding]]:

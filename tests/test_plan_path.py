@@ -191,7 +191,8 @@ def test_plan_assumer_trusts_the_read_only_sets_only_and_assumes_plan_roles_only
     ]
     assert sso["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}
     allowed = statements(policy_of(run, "plan-assumer-assume-only"))
-    assert allowed["AssumePlanDoersInOrganization"]["Resource"] == "arn:aws:iam::????????????:role/infrastructure-plan-doer-role"
+    plan_doers = "arn:aws:iam::????????????:role/infrastructure-plan-doer-role"
+    assert allowed["AssumePlanDoersInOrganization"]["Resource"] == plan_doers
     assert allowed["AssumePlanDoersInOrganization"]["Condition"] == {
         "StringEquals": {"aws:ResourceOrgID": "o-a1b2c3d4e5"}
     }

@@ -106,7 +106,9 @@ def _not_resource(model: IamModel) -> None:
 
 
 def _star_account(model: IamModel) -> None:
-    statement = _statement(model.roles["assumer-role"].inline["assume-doers-and-state-mgmt"], "AssumeDoersInOrganization")
+    statement = _statement(
+        model.roles["assumer-role"].inline["assume-doers-and-state-mgmt"], "AssumeDoersInOrganization"
+    )
     statement["Resource"] = statement["Resource"].replace("?" * 12, "*")
 
 

@@ -17,7 +17,7 @@ from plan.evaluator import Principal, Request, evaluate
 from plan.smt.encode import FEDERATED, IAM, SERVICE
 from plan.smt.properties import ACCEPTED_UNKNOWN, Property, properties
 from plan.smt.query import Concrete, Query, build, concrete, readings_of
-from plan.smt.solve import Outcome, solve_all
+from plan.smt.solve import TIMEOUT_SECONDS, Outcome, solve_all
 
 NAME = "smt"
 _ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -45,7 +45,9 @@ def replay(prop: Property, example: Concrete, resource_arn: str | None = None) -
     )
     org = example.context.get("aws:PrincipalOrgID")
     if example.kind == IAM:
-        principal = Principal("smt", example.principal, str(org) if isinstance(org, str) else None, (("admin", _ADMIN),))
+        principal = Principal(
+            "smt", example.principal, str(org) if isinstance(org, str) else None, (("admin", _ADMIN),)
+        )
     elif example.kind == SERVICE:
         principal = Principal("smt", example.principal, service=True)
     elif example.kind == FEDERATED:
@@ -64,8 +66,11 @@ def replay(prop: Property, example: Concrete, resource_arn: str | None = None) -
         request = Request(example.action, resource_arn or resource, owner, prop.document, context)
     else:
         holder = Principal(
-            "smt", principal.arn if example.kind == IAM else "arn:aws:iam::000000000000:role/holder",
-            principal.org_id, (("judged", prop.document),), context=principal.context,
+            "smt",
+            principal.arn if example.kind == IAM else "arn:aws:iam::000000000000:role/holder",
+            principal.org_id,
+            (("judged", prop.document),),
+            context=principal.context,
         )
         parts = resource.split(":")
         owner = parts[4] if len(parts) > 4 and parts[4] else holder.account
@@ -78,13 +83,21 @@ def replay(prop: Property, example: Concrete, resource_arn: str | None = None) -
 def decide(props: list[Property], timeout: float | None = None) -> list[Decided]:
     queries: list[Query] = [build(p, r) for p in props for r in readings_of(p)]
     runnable = [q for q in queries if not q.error]
-    outcomes = iter(solve_all([q.text for q in runnable], **({"timeout": timeout} if timeout else {})))
+    outcomes = iter(solve_all([q.text for q in runnable], timeout=timeout or TIMEOUT_SECONDS))
     results: list[Decided] = []
     for query in queries:
         outcome = Outcome("unknown", reason=f"not encoded: {query.error}") if query.error else next(outcomes)
         if outcome.status == "unsat":
             status = "unknown" if query.capped else "proved"
-            results.append(Decided(query.prop, query.reading, status, outcome.seconds, reason="bounded sets capped" if query.capped else ""))
+            results.append(
+                Decided(
+                    query.prop,
+                    query.reading,
+                    status,
+                    outcome.seconds,
+                    reason="bounded sets capped" if query.capped else "",
+                )
+            )
         elif outcome.status == "sat":
             assert query.request is not None
             if outcome.model.get("kind") != IAM or not str(outcome.model.get("principal_tail", "")).startswith("role/"):
@@ -101,18 +114,34 @@ def decide(props: list[Property], timeout: float | None = None) -> list[Decided]
                 confirmed = replay(query.prop, example, arn)
             except Exception as error:  # principalmapper cannot parse it: say so, the finding stands
                 confirmed, outcome.reason = None, f"evaluator failed: {error}"
-            results.append(Decided(query.prop, query.reading, "counterexample", outcome.seconds, example, confirmed, outcome.reason))
+            results.append(
+                Decided(
+                    query.prop, query.reading, "counterexample", outcome.seconds, example, confirmed, outcome.reason
+                )
+            )
         else:
             results.append(Decided(query.prop, query.reading, "unknown", outcome.seconds, reason=outcome.reason))
     return results
 
 
 def _finding(result: Decided) -> Finding:
-    subjects = ", ".join(result.prop.members[:3]) + (f" (+{len(result.prop.members) - 3})" if len(result.prop.members) > 3 else "")
+    subjects = ", ".join(result.prop.members[:3]) + (
+        f" (+{len(result.prop.members) - 3})" if len(result.prop.members) > 3 else ""
+    )
     if result.status == "unknown":
-        return Finding(NAME, subjects, f"{result.prop.mode} under the {result.reading} reading: unknown ({result.reason})", result.prop.name, result.prop.source)
+        return Finding(
+            NAME,
+            subjects,
+            f"{result.prop.mode} under the {result.reading} reading: unknown ({result.reason})",
+            result.prop.name,
+            result.prop.source,
+        )
     assert result.example is not None
-    replayed = {True: "the evaluator agrees", False: "principalmapper disagrees (docs/smt.md)", None: "not replayable by principalmapper"}[result.confirmed]
+    replayed = {
+        True: "the evaluator agrees",
+        False: "principalmapper disagrees (docs/smt.md)",
+        None: "not replayable by principalmapper",
+    }[result.confirmed]
     return Finding(
         NAME,
         subjects,
@@ -123,7 +152,9 @@ def _finding(result: Decided) -> Finding:
 
 
 def summary(results: list[Decided], seconds: float) -> str:
-    proved = {id(r.prop) for r in results if r.status == "proved"} - {id(r.prop) for r in results if r.status != "proved"}
+    proved = {id(r.prop) for r in results if r.status == "proved"} - {
+        id(r.prop) for r in results if r.status != "proved"
+    }
     props = {id(r.prop) for r in results}
     judged = sum(len(r.prop.members) for r in {id(r.prop): r for r in results}.values())
     bad = sum(r.status == "counterexample" for r in results)

@@ -48,7 +48,7 @@ _IAM_TAIL_RE = (
 )
 
 
-class Unsupported(ValueError):
+class UnsupportedError(ValueError):
     """A policy construct this encoder does not model: the query is reported unknown, never proved."""
 
 
@@ -61,7 +61,7 @@ def lit(value: str) -> Term:
         elif " " <= ch <= "~" and ch != "\\":
             out.append(ch)
         else:
-            out.append("\\u{%x}" % ord(ch))
+            out.append(f"\\u{{{ord(ch):x}}}")
     return '"' + "".join(out) + '"'
 
 
@@ -117,7 +117,7 @@ class Request:
     def value(self, name: str) -> Term:
         low = self.key(name)
         if low in MULTI_VALUED:
-            raise Unsupported(f"single-valued test of the multi-valued key {name}")
+            raise UnsupportedError(f"single-valued test of the multi-valued key {name}")
         return f"v_{_ident(low)}"
 
     def elements(self, name: str) -> tuple[Term, list[Term]]:
@@ -156,7 +156,7 @@ class Request:
             f"(= {self.has(PRINCIPAL_ARN)} {iam})",
             f"(= {self.has(PRINCIPAL_ACCOUNT)} {iam})",
             f"(=> {iam} (str.in_re {account} {_ACCOUNT_RE}))",
-            f"(=> {iam} (= {arn} (str.++ {lit('arn:' + PARTITION + ':iam::')} {account} \":\" principal_tail)))",
+            f'(=> {iam} (= {arn} (str.++ {lit("arn:" + PARTITION + ":iam::")} {account} ":" principal_tail)))',
             f"(=> {iam} (str.in_re principal_tail {_IAM_TAIL_RE}))",
             # Service principals are named <service>.amazonaws.com in the aws partition (IAM User Guide, "AWS JSON
             # policy elements: Principal", AWS service principals).
@@ -175,9 +175,8 @@ class Request:
             n, elements = self.elements("aws:TagKeys")
             for low in tags:
                 tag = low.split("/", 1)[1]
-                facts.append(
-                    f"(=> {self.has(low)} {disj(f'(and (< {i} {n}) (= (str.to_lower {e}) {lit(tag)}))' for i, e in enumerate(elements))})"
-                )
+                named = disj(f"(and (< {i} {n}) (= (str.to_lower {e}) {lit(tag)}))" for i, e in enumerate(elements))
+                facts.append(f"(=> {self.has(low)} {named})")
         return facts
 
 
@@ -187,7 +186,7 @@ _TOKEN = re.compile(r"\$\{([^}]+)\}|\*|\?|[^$*?]+|\$")
 def _variable(request: Request, name: str) -> tuple[Term, Term]:
     """A policy variable's value and when it has one (``${key, 'default'}`` not used by the program)."""
     if "," in name:
-        raise Unsupported(f"policy variable with a default: ${{{name}}}")
+        raise UnsupportedError(f"policy variable with a default: ${{{name}}}")
     special = {"*": "*", "?": "?", "$": "$"}
     if name in special:
         return lit(special[name]), "true"
@@ -218,7 +217,7 @@ def pattern_re(request: Request, pattern: str, *, wildcards: bool, arn: str | No
         else:
             parts.append(f"(str.to_re {lit(token)})")
             colons += token.count(":")
-    regex = "(str.to_re \"\")" if not parts else parts[0] if len(parts) == 1 else f"(re.++ {' '.join(parts)})"
+    regex = '(str.to_re "")' if not parts else parts[0] if len(parts) == 1 else f"(re.++ {' '.join(parts)})"
     return regex, conj(bound)
 
 
@@ -297,7 +296,7 @@ class Encoder:
             return matches(self.request, subject, text, wildcards=False, arn=None)
         if kind == "ignorecase":
             if "${" in text:
-                raise Unsupported("IgnoreCase with a policy variable")
+                raise UnsupportedError("IgnoreCase with a policy variable")
             return f"(= (str.to_lower {subject}) {lit(text.lower())})"
         if kind == "like":
             return matches(self.request, subject, text, wildcards=True, arn=None)
@@ -305,7 +304,7 @@ class Encoder:
             return matches(self.request, subject, text, wildcards=True, arn=self.reading)
         if kind == "bool":
             return f"(= {subject} {lit(text.lower())})"
-        raise Unsupported(kind)
+        raise UnsupportedError(kind)
 
     def condition(self, operator: str, key: str, values: Any) -> Term:
         op = operator.lower()
@@ -317,11 +316,11 @@ class Encoder:
         values = _listify(values)
         if op == "null":
             if qualifier:
-                raise Unsupported(f"{operator}")
+                raise UnsupportedError(f"{operator}")
             present = self.request.has(key)
             return disj(neg(present) if str(v).lower() == "true" else present for v in values)
         if op not in _OPERATORS:
-            raise Unsupported(f"condition operator {operator}")
+            raise UnsupportedError(f"condition operator {operator}")
         kind, negated = _OPERATORS[op]
 
         def test(subject: Term) -> Term:
@@ -336,10 +335,10 @@ class Encoder:
             # ForAllValues: true when the key is absent or empty (IAM User Guide, "Set operators").
             return conj(f"(=> {inside} {t})" for inside, t in each)
         if qualifier:
-            raise Unsupported(operator)
+            raise UnsupportedError(operator)
         low = self.request.key(key)
         if low in MULTI_VALUED or low in self.request.multi:
-            raise Unsupported(f"{operator} on the multi-valued key {key} without ForAnyValue/ForAllValues")
+            raise UnsupportedError(f"{operator} on the multi-valued key {key} without ForAnyValue/ForAllValues")
         present = self.request.has(key)
         body = test(self.request.value(key))
         # Negated operators (and ...IfExists) hold when the key is absent (IAM User Guide, "Condition operators").
@@ -388,7 +387,7 @@ class Encoder:
                 elif kind == "Federated":
                     terms.append(f"(and (= kind {FEDERATED}) (= federated {lit(str(value))}))")
                 else:
-                    raise Unsupported(f"principal type {kind}")
+                    raise UnsupportedError(f"principal type {kind}")
         return disj(terms)
 
     def _aws_principal(self, value: str) -> Term:
@@ -404,7 +403,7 @@ class Encoder:
         if account:
             return f"(and {iam} (= {self.request.value(PRINCIPAL_ACCOUNT)} {lit(account)}))"
         if "*" in value or "?" in value:
-            raise Unsupported(f"wildcard in an AWS principal ARN: {value}")
+            raise UnsupportedError(f"wildcard in an AWS principal ARN: {value}")
         return f"(and {iam} (= {self.request.value(PRINCIPAL_ARN)} {lit(value)}))"
 
     def statement(self, statement: Document) -> Term:
@@ -414,9 +413,7 @@ class Encoder:
         return conj(parts)
 
     def effect(self, document: Document, effect: str) -> Term:
-        return disj(
-            self.statement(s) for s in _listify(document.get("Statement", [])) if s.get("Effect") == effect
-        )
+        return disj(self.statement(s) for s in _listify(document.get("Statement", [])) if s.get("Effect") == effect)
 
     def allows(self, document: Document) -> Term:
         """Explicit Allow and no explicit Deny (IAM User Guide, "Policy evaluation logic", one policy)."""

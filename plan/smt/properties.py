@@ -224,10 +224,11 @@ def _sso(config: FederationConfig, permission_sets: list[str]) -> list[dict[str,
     if not permission_sets:
         return []
     base = f"arn:aws:iam::{config.sso_account_id}:role/aws-reserved/sso.amazonaws.com"
-    patterns = [
-        f"{base}{region}/AWSReservedSSO_{ps}_{'?' * 16}" for ps in permission_sets for region in ("", "/*")
-    ]
-    condition = {"ArnLike": {"aws:PrincipalArn": patterns}, "StringEquals": {"aws:PrincipalOrgID": config.organization_id}}
+    patterns = [f"{base}{region}/AWSReservedSSO_{ps}_{'?' * 16}" for ps in permission_sets for region in ("", "/*")]
+    condition = {
+        "ArnLike": {"aws:PrincipalArn": patterns},
+        "StringEquals": {"aws:PrincipalOrgID": config.organization_id},
+    }
     return [_allow("*", ASSUME, condition)]
 
 
@@ -252,7 +253,11 @@ def _assumers(config: FederationConfig, model: IamModel) -> list[Property]:
         admitted = [
             _allow({"Service": "ec2.amazonaws.com"}, "sts:AssumeRole"),
             *_sso(config, config.sso.permission_sets),
-            *([_allow({"AWS": sorted(config.ci.extra_trusted_principal_arns)}, ASSUME)] if config.ci.extra_trusted_principal_arns else []),
+            *(
+                [_allow({"AWS": sorted(config.ci.extra_trusted_principal_arns)}, ASSUME)]
+                if config.ci.extra_trusted_principal_arns
+                else []
+            ),
             *_oidc(config, "apply"),
         ]
         for mode in ("admits-only", "admits-all"):
@@ -325,12 +330,15 @@ def _assumers(config: FederationConfig, model: IamModel) -> list[Property]:
     return out
 
 
+def not_in(arns: list[str]) -> dict[str, Any]:
+    return {"ArnNotEquals": {"aws:PrincipalArn": arns}}
+
+
 def _guards(config: FederationConfig, model: IamModel) -> list[Property]:
     out: list[Property] = []
     readers = [names.state_mgmt_arn(config), *([names.state_reader_arn(config)] if config.plan_path.enabled else [])]
     deployers = names.deployer_arns(config)
     bucket = f"arn:aws:s3:::{model.bucket_name}"
-    not_in = lambda arns: {"ArnNotEquals": {"aws:PrincipalArn": arns}}  # noqa: E731
     if model.bucket_policy is not None:
         must_deny = [
             _allow("*", "s3:*", not_in(readers), Resource=f"{bucket}/*"),
@@ -338,16 +346,10 @@ def _guards(config: FederationConfig, model: IamModel) -> list[Property]:
             _allow("*", BUCKET_CONFIG, not_in(deployers), Resource=bucket),
         ]
         if config.plan_path.enabled:
+            reader_reads = {"Effect": "Allow", "Principal": {"AWS": names.state_reader_arn(config)}}
             must_deny.append(
-                _allow(
-                    {"AWS": names.state_reader_arn(config)},
-                    "s3:*",
-                    NotAction=None,
-                    Resource=[bucket, f"{bucket}/*"],
-                )
+                reader_reads | {"NotAction": ["s3:GetObject", "s3:ListBucket"], "Resource": [bucket, f"{bucket}/*"]}
             )
-            must_deny[-1].pop("Action")
-            must_deny[-1]["NotAction"] = ["s3:GetObject", "s3:ListBucket"]
         out.append(
             Property(
                 "bucket policy denies state objects and listings to all but state-mgmt (and the reader), and "

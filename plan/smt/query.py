@@ -18,7 +18,7 @@ from plan.smt.encode import (
     SERVICE,
     Encoder,
     Request,
-    Unsupported,
+    UnsupportedError,
     _ident,
     conj,
     neg,
@@ -26,7 +26,6 @@ from plan.smt.encode import (
     set_atoms,
 )
 from plan.smt.properties import Property
-
 
 
 @dataclass
@@ -68,7 +67,7 @@ def build(prop: Property, reading: str) -> Query:
                 f"(str.in_re resource_tail {_IAM_TAIL_RE})",
             ]
         invariants = request.invariants()
-    except Unsupported as error:
+    except UnsupportedError as error:
         query.error = str(error)
         return query
     values = ["kind", "action", "resource", "service", "federated", "principal_tail"]
@@ -108,7 +107,8 @@ class Concrete:
         who = {IAM: "principal", SERVICE: "service", FEDERATED: "web identity token of", ANONYMOUS: "anonymous"}
         context = ", ".join(f"{k}={v!r}" for k, v in sorted(self.context.items()))
         absent = f"; absent: {', '.join(sorted(self.absent))}" if self.absent else ""
-        return f"{who[self.kind]} {self.principal!r} asks {self.action} on {self.resource!r}; context {{{context}}}{absent}"
+        asks = f"{who[self.kind]} {self.principal!r} asks {self.action} on {self.resource!r}"
+        return f"{asks}; context {{{context}}}{absent}"
 
 
 def concrete(request: Request, model: dict[str, Any]) -> Concrete:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-import cvc5
+import cvc5  # type: ignore[import-untyped]
 
 
 def solve(text: str) -> str:
