@@ -21,6 +21,7 @@ from plan.smt.encode import (
     UnsupportedError,
     _ident,
     conj,
+    lit,
     neg,
     readings_differ,
     set_atoms,
@@ -135,3 +136,43 @@ def concrete(request: Request, model: dict[str, Any]) -> Concrete:
     }[kind]
     absent = [a for a in absent if a.lower() not in (PRINCIPAL_ARN.lower(), PRINCIPAL_ACCOUNT.lower()) or kind == IAM]
     return Concrete(kind, principal, str(model.get("action", "")), str(model.get("resource", "")), context, absent)
+
+
+def concrete_query(document: dict[str, Any], effect: str, reading: str, example: Concrete) -> str:
+    """SMT-LIB text that is sat iff the document has a matching statement of this effect ("Allow": allows, no
+    Deny; "Deny": an explicit Deny) for exactly this request: the encoding used as a concrete evaluator."""
+    request = Request(set_size=max([1, *[len(v) for v in example.context.values() if isinstance(v, tuple)]]))
+    encoder = Encoder(request, reading)
+    goal = encoder.allows(document) if effect == "Allow" else encoder.denies(document)
+    for key in example.context:
+        request.key(key)
+    invariants = request.invariants()
+    facts = [
+        f"(= kind {example.kind})",
+        f"(= action {lit(example.action.lower())})",
+        f"(= resource {lit(example.resource)})",
+    ]
+    if example.kind == SERVICE:
+        facts.append(f"(= service {lit(example.principal)})")
+    if example.kind == FEDERATED:
+        facts.append(f"(= federated {lit(example.principal)})")
+    values = {k.lower(): v for k, v in example.context.items()}
+    for low in sorted(request.keys):
+        ident = _ident(low)
+        value = values.get(low)
+        if low in request.multi:
+            items = value if isinstance(value, tuple) else (() if value is None else (value,))
+            facts.append(f"(= n_{ident} {len(items)})")
+            facts += [f"(= e_{ident}_{i} {lit(v)})" for i, v in enumerate(items)]
+        elif value is None:
+            facts.append(f"(not h_{ident})")
+        else:
+            facts += [f"h_{ident}", f"(= v_{ident} {lit(str(value))})"]
+    lines = [
+        "(set-logic ALL)",
+        "(set-option :strings-exp true)",
+        *request.declarations(),
+        *[f"(assert {fact})" for fact in [*invariants, *facts, goal]],
+        "(check-sat)",
+    ]
+    return "\n".join(lines) + "\n"
