@@ -160,7 +160,8 @@ def summary(results: list[Decided], seconds: float) -> str:
     bad = sum(r.status == "counterexample" for r in results)
     unknown = sum(r.status == "unknown" for r in results)
     return (
-        f"SMT (cvc5, every request): {len(proved)} of {len(props)} properties proved over {judged} documents "
+        f"SMT (cvc5, every request): {len(proved)} of {len(props)} properties proved over {judged} "
+        "(property, document) pairs "
         f"({len(results)} queries, {bad} counterexample(s), {unknown} unknown) in {seconds:.1f} s"
     )
 
