@@ -35,6 +35,10 @@ class Decided:
     reason: str = ""
 
 
+def _is_identity(prop: Property) -> bool:
+    return all("Principal" not in s and "NotPrincipal" not in s for s in prop.document.get("Statement", []))
+
+
 def replay(prop: Property, example: Concrete, resource_arn: str | None = None) -> bool | None:
     """The evaluator's verdict on the judged document for this request, as the counterexample claims it:
     True (agrees), False (disagrees), None (principalmapper cannot ask it: an anonymous caller)."""
@@ -54,7 +58,7 @@ def replay(prop: Property, example: Concrete, resource_arn: str | None = None) -
         principal = Principal("smt", example.principal, federated=example.principal)
     else:
         return None
-    trust = "Resource" not in str(prop.document) and "NotResource" not in str(prop.document)
+    trust = not _is_identity(prop)
     resource = example.resource or (resource_arn or "")
     if prop.mode == "denies":
         document: dict[str, Any] = {**prop.document, "Statement": [*prop.document["Statement"], _ALLOW_ALL]}
@@ -108,7 +112,13 @@ def decide(props: list[Property], timeout: float | None = None) -> list[Decided]
                     outcome.model = iam.model
             example = concrete(query.request, outcome.model)
             arn = query.prop.role_arn or None
-            if not example.resource and arn:
+            if _is_identity(query.prop) and arn:
+                # An identity policy: its holder asks (the principal keys the solver chose are read by no document).
+                example.kind, example.principal = IAM, arn
+                if "aws:Principal" not in str(query.prop.document):
+                    example.context = {k: v for k, v in example.context.items() if not k.startswith("aws:Principal")}
+                    example.absent = [k for k in example.absent if not k.startswith("aws:Principal")]
+            elif not example.resource and arn:
                 example.resource = arn  # a trust policy: the request's resource is the role itself
             try:
                 confirmed = replay(query.prop, example, arn)

@@ -81,7 +81,7 @@ class Property:
     scope: Document | None = None
     role_resource: bool = False
     account: str = ""  # the judged document's own account (normalised away when classes are formed)
-    role_arn: str = ""  # a trust policy's role: the resource of the AssumeRole request
+    role_arn: str = ""  # the judged role: a trust's AssumeRole resource, or an identity policy's holder
     members: list[str] = field(default_factory=list)
 
     def class_key(self) -> str:
@@ -291,6 +291,7 @@ def _assumers(config: FederationConfig, model: IamModel) -> list[Property]:
                 ),
                 "docs/security.md: the assumer may only assume doers and state-mgmt",
                 role_resource=True,
+                role_arn=assumer.arn,
             )
         )
     if config.plan_path.enabled:
@@ -325,6 +326,7 @@ def _assumers(config: FederationConfig, model: IamModel) -> list[Property]:
                     ),
                     "docs/plan-path.md",
                     role_resource=True,
+                    role_arn=plan_assumer.arn,
                 )
             )
     return out
@@ -404,6 +406,7 @@ def _state_scope(config: FederationConfig, model: IamModel) -> list[Property]:
             ),
             "docs/security.md: state-mgmt permissions",
             scope=_doc(_allow(None, "s3:*", Resource=f"{bucket}/*")),
+            role_arn=role.arn,
         )
     ]
 
