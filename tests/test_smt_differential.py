@@ -83,7 +83,7 @@ def test_trust_verdicts_agree_with_principalmapper(model: Any) -> None:
     rng = random.Random(18)
     trusts = [model.roles[n] for n in ("doer-dev-role", "state-backend-state-mgmt-role", "assumer-role")]
     verdicts: list[bool] = []
-    for _ in range(600):
+    for _ in range(400):
         example = _request(rng)
         role = rng.choice(trusts)
         example.resource = role.arn
@@ -91,7 +91,7 @@ def test_trust_verdicts_agree_with_principalmapper(model: Any) -> None:
         request = Request(example.action, role.arn, role.account, role.trust, _context(example))
         assert evaluate(_principal(example), request, explain=False).allowed == expected, (role.name, example.line())
         verdicts.append(expected)
-    assert 10 < sum(verdicts) < 590  # both verdicts are exercised
+    assert 5 < sum(verdicts) < 395  # both verdicts are exercised
 
 
 def test_assumer_and_bucket_verdicts_agree_with_principalmapper(model: Any) -> None:
@@ -101,7 +101,7 @@ def test_assumer_and_bucket_verdicts_agree_with_principalmapper(model: Any) -> N
     bucket = f"arn:aws:s3:::{model.bucket_name}"
     guard = {**model.bucket_policy, "Statement": [*model.bucket_policy["Statement"], ALLOW_ALL]}
     allowed, denied_count = 0, 0
-    for _ in range(300):
+    for _ in range(200):
         example = _request(rng)
         example.resource = rng.choice(ROLES)
         example.context["aws:ResourceOrgID"] = rng.choice([ORG, OTHER_ORG])
@@ -120,4 +120,4 @@ def test_assumer_and_bucket_verdicts_agree_with_principalmapper(model: Any) -> N
         ).allowed
         assert denied == _smt(model.bucket_policy, "Deny", example), example.line()
         denied_count += denied
-    assert 10 < allowed < 290 and 10 < denied_count < 290
+    assert 5 < allowed < 195 and 5 < denied_count < 195
