@@ -140,3 +140,33 @@ def test_each_mutation_yields_a_counterexample_the_evaluator_confirms(mutate: Mu
     assert found, [(r.prop.name, r.reading, r.status, r.reason) for r in results]
     assert all(r.example is not None and r.example.action for r in found)
     assert any(r.confirmed for r in found), [(r.reading, r.example and r.example.line(), r.confirmed) for r in found]
+
+
+def _guard_section() -> dict[str, Any]:
+    return with_changes(
+        example_section(),
+        management_account_id="999999999999",
+        organization_guard={"enabled": True, "target_ids": ["r-ab12"]},
+    )
+
+
+def test_the_organization_guard_is_proved_under_both_readings() -> None:
+    config, model = _setup(_guard_section())
+    results = _decide(config, model, "organization guard")
+    assert sorted(r.reading for r in results) == ["glob", "segment"]
+    assert {r.status for r in results} == {"proved"}
+
+
+def test_a_star_account_in_the_guards_deployers_is_caught_under_the_glob_reading() -> None:
+    # What the SCP said before any_account_role_arn wrote twelve ?: a role at a path with ":" passed as a deployer.
+    config, model = _setup(_guard_section())
+    model = copy.deepcopy(model)
+    for statement in model.scps[0]["Statement"]:
+        for values in statement.get("Condition", {}).get("ArnNotLike", {}).values():
+            values[:] = [v.replace("?" * 12, "*") for v in values]
+    results = {r.reading: r for r in _decide(config, model, "organization guard")}
+    assert results["segment"].status == "proved"
+    found = results["glob"]
+    assert found.status == "counterexample" and found.example is not None
+    assert ":role/" in found.example.context["aws:PrincipalArn"].split(":role/", 1)[1]
+    assert found.confirmed

@@ -60,6 +60,14 @@ def replay(prop: Property, example: Concrete, resource_arn: str | None = None) -
         return None
     trust = not _is_identity(prop)
     resource = example.resource or (resource_arn or "")
+    if prop.mode == "denies" and _is_identity(prop):
+        # A service control policy: an admin of a member account below it, AWS's FullAWSAccess beside it.
+        full = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        bound = Principal("smt", principal.arn, principal.org_id, (("admin", _ADMIN),), scps=((full, prop.document),))
+        parts = resource.split(":")
+        owner = parts[4] if len(parts) > 4 and parts[4] else principal.account
+        verdict = evaluate(bound, Request(example.action, resource, owner, None, context), explain=False)
+        return verdict.allowed
     if prop.mode == "denies":
         document: dict[str, Any] = {**prop.document, "Statement": [*prop.document["Statement"], _ALLOW_ALL]}
         owner = principal.account or "000000000000"

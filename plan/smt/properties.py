@@ -411,9 +411,87 @@ def _state_scope(config: FederationConfig, model: IamModel) -> list[Property]:
     ]
 
 
+# docs/security.md, organization guard: what nobody but the deployers does to a federation role.
+ROLE_CHANGES = [
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:TagRole",
+    "iam:UntagRole",
+]
+BACKEND_POLICY_CHANGES = [
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "dynamodb:PutResourcePolicy",
+    "dynamodb:DeleteResourcePolicy",
+]
+
+
+def _guard(config: FederationConfig, model: IamModel) -> list[Property]:
+    """The organization guard (SCP): it binds every IAM principal of the accounts below it, root users included
+    (AWS Organizations User Guide, "Service control policies"), so the requests considered are IAM principals'."""
+    if not config.organization_guard.enabled or not model.scps:
+        return []
+    roles = config.roles
+    bootstrap = ("/", config.providers.bootstrap_role_name)
+    protected = [
+        (roles.doer.path, roles.doer.name),
+        (roles.assumer.path, roles.assumer.name),
+        (roles.state_mgmt.path, roles.state_mgmt.name),
+        bootstrap,
+    ]
+    if config.plan_path.enabled:
+        plan = config.plan_path
+        protected += [(r.path, r.name) for r in (plan.doer, plan.assumer, plan.state_reader)]
+    deployers = sorted({_any_account_role(*bootstrap), _any_account_role(roles.doer.path, roles.doer.name)})
+    launchers = sorted({*deployers, *config.organization_guard.runner_launcher_arns})
+    iam_principal = {"Null": {"aws:PrincipalArn": "false"}}
+    must_deny = _doc(
+        _allow(
+            None,
+            ROLE_CHANGES,
+            {"ArnNotLike": {"aws:PrincipalArn": deployers}},
+            Resource=sorted({_any_account_role(p, n) for p, n in protected}),
+        ),
+        _allow(
+            None,
+            "iam:PassRole",
+            {"ArnNotLike": {"aws:PrincipalArn": launchers}},
+            Resource=_any_account_role(roles.assumer.path, roles.assumer.name),
+        ),
+        _allow(
+            None,
+            BACKEND_POLICY_CHANGES,
+            {"ArnNotLike": {"aws:PrincipalArn": deployers}},
+            Resource=[f"arn:aws:s3:::{model.bucket_name}", model.table_arn],
+        ),
+    )
+    return [
+        Property(
+            "organization guard denies changes to the federation's roles, passing the runners' role and rewriting "
+            "the backend's policies to all but the deployers (and launchers)",
+            [f"scp-{i}"],
+            scp,
+            "denies",
+            must_deny,
+            "docs/security.md: organization guard",
+            scope=_doc(_allow(None, "*", iam_principal, Resource="*")),
+        )
+        for i, scp in enumerate(model.scps)
+    ]
+
+
 def properties(config: FederationConfig, model: IamModel) -> list[Property]:
     """Every property of this organization, identical documents (up to their own account id) merged into one."""
     found = [*_trusts(config, model), *_assumers(config, model), *_state_scope(config, model), *_guards(config, model)]
+    found += _guard(config, model)
     classes: dict[str, Property] = {}
     for prop in found:
         key = prop.class_key()
