@@ -170,3 +170,42 @@ def test_a_star_account_in_the_guards_deployers_is_caught_under_the_glob_reading
     assert found.status == "counterexample" and found.example is not None
     assert ":role/" in found.example.context["aws:PrincipalArn"].split(":role/", 1)[1]
     assert found.confirmed
+
+
+def _oidc_section() -> dict[str, Any]:
+    trust = {
+        "name": "github",
+        "provider": "github",
+        "apply_subjects": ["repo:acme/infra:ref:refs/heads/main"],
+        "plan_subjects": ["repo:acme/infra:pull_request"],
+    }
+    section = _plan_path()
+    return with_changes(section, ci={**section["iam-federation:ci"], "oidc": [trust]})
+
+
+def test_oidc_trusts_admit_exactly_their_subjects_and_audience() -> None:
+    config, model = _setup(_oidc_section())
+    results = _decide(config, model, "assumer trust")
+    assert {r.prop.name.split(" admits")[0] for r in results} == {"assumer trust", "plan assumer trust"}
+    assert {r.status for r in results} == {"proved"}
+    assert any("AssumeRoleWithWebIdentity" in str(r.prop.document) for r in results)
+
+
+def test_a_widened_oidc_subject_yields_a_token_the_evaluator_admits() -> None:
+    config, model = _setup(_oidc_section())
+    model = copy.deepcopy(model)
+    (statement,) = [s for s in model.roles["assumer-role"].trust["Statement"] if "Federated" in s["Principal"]]
+    like = statement["Condition"]["StringLike"]
+    (key,) = like
+    like[key] = ["repo:acme/*"]
+    found = [r for r in _decide(config, model, "assumer trust") if r.status == "counterexample"]
+    assert found and all(r.prop.mode == "admits-only" for r in found)
+    (result,) = found
+    assert result.example is not None and result.example.action == "sts:AssumeRoleWithWebIdentity"
+    subject = result.example.context[key]
+    assert (
+        isinstance(subject, str)
+        and subject.startswith("repo:acme/")
+        and subject != "repo:acme/infra:ref:refs/heads/main"
+    )
+    assert result.confirmed

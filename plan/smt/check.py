@@ -35,6 +35,19 @@ class Decided:
     reason: str = ""
 
 
+def _spelled(prop: Property) -> dict[str, str]:
+    """Action names as the documents spell them, by their lower-cased form (the solver's action is lower case)."""
+    names: dict[str, str] = {}
+    for document in (prop.document, prop.promise):
+        for statement in document.get("Statement", []):
+            for key in ("Action", "NotAction"):
+                value = statement.get(key, [])
+                for action in [value] if isinstance(value, str) else value:
+                    if "*" not in action and "?" not in action:
+                        names[action.lower()] = action
+    return names
+
+
 def _is_identity(prop: Property) -> bool:
     return all("Principal" not in s and "NotPrincipal" not in s for s in prop.document.get("Statement", []))
 
@@ -119,6 +132,7 @@ def decide(props: list[Property], timeout: float | None = None) -> list[Decided]
                 if iam.status == "sat":
                     outcome.model = iam.model
             example = concrete(query.request, outcome.model)
+            example.action = _spelled(query.prop).get(example.action, example.action)
             arn = query.prop.role_arn or None
             if _is_identity(query.prop) and arn:
                 # An identity policy: its holder asks (the principal keys the solver chose are read by no document).
