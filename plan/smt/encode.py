@@ -65,6 +65,17 @@ def lit(value: str) -> Term:
     return '"' + "".join(out) + '"'
 
 
+def ignorecase_re(text: str) -> Term:
+    """The language of text in any case, in standard SMT-LIB (str.to_lower is a cvc5 extension z3 lacks)."""
+    parts = [
+        f"(re.union (str.to_re {lit(c.lower())}) (str.to_re {lit(c.upper())}))"
+        if c.lower() != c.upper()
+        else f"(str.to_re {lit(c)})"
+        for c in text
+    ]
+    return '(str.to_re "")' if not parts else parts[0] if len(parts) == 1 else f"(re.++ {' '.join(parts)})"
+
+
 def conj(terms: Iterable[Term]) -> Term:
     items = [t for t in terms if t != "true"]
     if "false" in items:
@@ -175,7 +186,7 @@ class Request:
             n, elements = self.elements("aws:TagKeys")
             for low in tags:
                 tag = low.split("/", 1)[1]
-                named = disj(f"(and (< {i} {n}) (= (str.to_lower {e}) {lit(tag)}))" for i, e in enumerate(elements))
+                named = disj(f"(and (< {i} {n}) (str.in_re {e} {ignorecase_re(tag)}))" for i, e in enumerate(elements))
                 facts.append(f"(=> {self.has(low)} {named})")
         return facts
 
@@ -305,7 +316,7 @@ class Encoder:
         if kind == "ignorecase":
             if "${" in text:
                 raise UnsupportedError("IgnoreCase with a policy variable")
-            return f"(= (str.to_lower {subject}) {lit(text.lower())})"
+            return f"(str.in_re {subject} {ignorecase_re(text)})"
         if kind == "like":
             return matches(self.request, subject, text, wildcards=True, arn=None)
         if kind == "arn":

@@ -93,12 +93,12 @@ def parse_answer(text: str) -> Outcome:
     return Outcome(status, model)
 
 
-def solve_one(text: str, timeout: float = TIMEOUT_SECONDS) -> Outcome:
+def solve_one(text: str, timeout: float = TIMEOUT_SECONDS, solver: str = "cvc5") -> Outcome:
     started = time.perf_counter()
     limit = f"(set-option :tlimit-per {int(timeout * 1000)})\n"
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "plan.smt.worker"],
+            [sys.executable, "-m", "plan.smt.worker", solver],
             input=limit + text,
             capture_output=True,
             text=True,
@@ -115,12 +115,14 @@ def solve_one(text: str, timeout: float = TIMEOUT_SECONDS) -> Outcome:
     )
     outcome.seconds = time.perf_counter() - started
     if outcome.status == "unknown" and not outcome.reason:
-        outcome.reason = f"cvc5 gave up (limit {timeout:.0f} s per query)"
+        outcome.reason = f"{solver} gave up (limit {timeout:.0f} s per query)"
     return outcome
 
 
-def solve_all(texts: Iterable[str], workers: int | None = None, timeout: float = TIMEOUT_SECONDS) -> list[Outcome]:
+def solve_all(
+    texts: Iterable[str], workers: int | None = None, timeout: float = TIMEOUT_SECONDS, solver: str = "cvc5"
+) -> list[Outcome]:
     """Each query in its own process, two at a time by default (this project's machines have two cores)."""
     items = list(texts)
     with ThreadPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
-        return list(pool.map(lambda t: solve_one(t, timeout), items))
+        return list(pool.map(lambda t: solve_one(t, timeout, solver), items))

@@ -1,17 +1,19 @@
-"""One SMT-LIB query, solved by cvc5 in this process alone: `python -m plan.smt.worker < query.smt2`.
+"""One SMT-LIB query, solved in this process alone: `python -m plan.smt.worker [cvc5|z3] < query.smt2`.
 
 Each query gets a fresh process (the runner starts one per query): solver state carried between queries changed
-the prototype's timings (FACTS.md 2026-12-04), and a fresh process can be killed at its deadline.
+the prototype's timings (FACTS.md 2026-12-04), and a fresh process can be killed at its deadline. cvc5 is the
+plan's solver; z3 (not a dependency: `pip install z3-solver`) can confirm the same text (bench/smt_confirm.py).
 """
 
 from __future__ import annotations
 
+import re
 import sys
-
-import cvc5  # type: ignore[import-untyped]
 
 
 def solve(text: str) -> str:
+    import cvc5  # type: ignore[import-untyped]
+
     terms = cvc5.TermManager()
     solver = cvc5.Solver(terms)
     symbols = cvc5.SymbolManager(terms)
@@ -28,5 +30,19 @@ def solve(text: str) -> str:
     return "\n".join(out)
 
 
+def solve_z3(text: str) -> str:
+    """The verdict only (no model): z3 confirms a proof, or that a counterexample exists."""
+    import z3  # type: ignore[import-not-found]
+
+    limit = re.search(r":tlimit-per (\d+)", text)
+    body = "\n".join(line for line in text.split("(check-sat)")[0].splitlines() if not line.startswith("(set-option"))
+    solver = z3.Solver()
+    if limit:
+        solver.set("timeout", int(limit.group(1)))
+    solver.from_string(body)
+    return str(solver.check())
+
+
 if __name__ == "__main__":
-    sys.stdout.write(solve(sys.stdin.read()) + "\n")
+    which = sys.argv[1] if len(sys.argv) > 1 else "cvc5"
+    sys.stdout.write((solve_z3 if which == "z3" else solve)(sys.stdin.read()) + "\n")
