@@ -209,3 +209,26 @@ def test_a_widened_oidc_subject_yields_a_token_the_evaluator_admits() -> None:
         and subject != "repo:acme/infra:ref:refs/heads/main"
     )
     assert result.confirmed
+
+
+def _kms_section() -> dict[str, Any]:
+    backend = example_section()["iam-federation:state_backend"]
+    kms = {"enabled": True, "key_admin_arns": ["arn:aws:iam::111111111111:role/key-admin"]}
+    return with_changes(example_section(), state_backend={**backend, "kms": kms})
+
+
+def test_the_key_policy_is_proved_and_a_key_admin_given_deletion_is_caught() -> None:
+    config, model = _setup(_kms_section())
+    (proved,) = _decide(config, model, "key policy")
+    assert proved.status == "proved"
+    model = copy.deepcopy(model)
+    assert model.key_policy is not None
+    audit = _statement(model.key_policy, "KeyAudit")
+    audit["Action"] = [*audit["Action"], "kms:ScheduleKeyDeletion"]
+    (found,) = _decide(config, model, "key policy")
+    assert found.status == "counterexample" and found.example is not None
+    assert (found.example.principal, found.example.action) == (
+        "arn:aws:iam::111111111111:role/key-admin",
+        "kms:ScheduleKeyDeletion",
+    )
+    assert found.confirmed

@@ -488,10 +488,39 @@ def _guard(config: FederationConfig, model: IamModel) -> list[Property]:
     ]
 
 
+# docs/security.md, state key: what the key admins may do (describe, list, rotate, tag); state-mgmt's use of it.
+KEY_AUDIT = ["kms:Describe*", "kms:Get*", "kms:List*", "kms:EnableKeyRotation", "kms:TagResource"]
+KEY_USE = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+
+
+def _key(config: FederationConfig, model: IamModel) -> list[Property]:
+    """The key policy is the key's only grant (it names no account root, so no IAM policy can add to it: AWS KMS
+    Developer Guide, "Key policies in AWS KMS"): whatever it allows, the promise must."""
+    if model.key_policy is None:
+        return []
+    region = config.region
+    via = {"StringEquals": {"kms:ViaService": [f"s3.{region}.amazonaws.com", f"dynamodb.{region}.amazonaws.com"]}}
+    statements = [_allow({"AWS": names.deployer_arns(config)}, "kms:*", Resource="*")]
+    if config.state_backend.kms.key_admin_arns:
+        statements.append(_allow({"AWS": sorted(config.state_backend.kms.key_admin_arns)}, KEY_AUDIT, Resource="*"))
+    statements.append(_allow({"AWS": names.state_mgmt_arn(config)}, KEY_USE, via, Resource="*"))
+    return [
+        Property(
+            "key policy lets only the deployers administer the state key; key admins describe, list, rotate and "
+            "tag it; state-mgmt uses it only through S3 and DynamoDB",
+            ["state-key"],
+            model.key_policy,
+            "admits-only",
+            _doc(*statements),
+            "docs/security.md: state key",
+        )
+    ]
+
+
 def properties(config: FederationConfig, model: IamModel) -> list[Property]:
     """Every property of this organization, identical documents (up to their own account id) merged into one."""
     found = [*_trusts(config, model), *_assumers(config, model), *_state_scope(config, model), *_guards(config, model)]
-    found += _guard(config, model)
+    found += _guard(config, model) + _key(config, model)
     classes: dict[str, Property] = {}
     for prop in found:
         key = prop.class_key()
