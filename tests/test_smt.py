@@ -232,3 +232,21 @@ def test_the_key_policy_is_proved_and_a_key_admin_given_deletion_is_caught() -> 
         "kms:ScheduleKeyDeletion",
     )
     assert found.confirmed
+
+
+def test_a_plan_doer_guard_without_its_role_deny_is_caught() -> None:
+    config, model = _setup(_plan_path())
+    results = _decide(config, model, "plan doer's guard")
+    assert results and {r.status for r in results} == {"proved"}
+    model = copy.deepcopy(model)
+    for role in model.roles.values():
+        if role.name == "infrastructure-plan-doer-role":
+            (guard,) = role.inline.values()
+            guard["Statement"] = [s for s in guard["Statement"] if s.get("Sid") != "NoOtherRoles"]
+    found = [r for r in _decide(config, model, "plan doer's guard") if r.status == "counterexample"]
+    assert found and all(r.example is not None and r.example.action.startswith("sts:") for r in found)
+    assert all(
+        r.example is not None and r.example.resource != "arn:aws:iam::111111111111:role/state-reader-role"
+        for r in found
+    )
+    assert all(r.confirmed for r in found)

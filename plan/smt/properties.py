@@ -517,10 +517,41 @@ def _key(config: FederationConfig, model: IamModel) -> list[Property]:
     ]
 
 
+# docs/plan-path.md, plan doer: "Deny every IAM write (iam:Create*, Put*, Attach*, Update*, Delete*, Detach*, Tag*,
+# PassRole, ...) and Deny assuming any role but the state reader", whatever the managed policies grant.
+IAM_WRITES = ["iam:Create*", "iam:Put*", "iam:Attach*", "iam:Update*", "iam:Delete*", "iam:Detach*", "iam:Tag*"]
+IAM_WRITES += ["iam:Untag*", "iam:PassRole", "iam:Add*", "iam:Remove*", "iam:Set*", "iam:Upload*"]
+
+
+def _plan_doers(config: FederationConfig, model: IamModel) -> list[Property]:
+    if not config.plan_path.enabled:
+        return []
+    by_arn = {role.arn: role for role in model.roles.values()}
+    reader = names.state_reader_arn(config)
+    must_deny = _doc(
+        _allow(None, ASSUME, NotResource=reader),
+        _allow(None, IAM_WRITES, Resource="*"),
+    )
+    return [
+        Property(
+            "plan doer's guard denies every IAM write and assuming any role but the state reader",
+            [f"plan-doer@{account}"],
+            _combined(by_arn[arn]),
+            "denies",
+            must_deny,
+            "docs/plan-path.md: plan doer, inline guard plan-only",
+            account=by_arn[arn].account,
+            role_arn=arn,
+        )
+        for account, arn in names.plan_doer_arns(config).items()
+        if arn in by_arn
+    ]
+
+
 def properties(config: FederationConfig, model: IamModel) -> list[Property]:
     """Every property of this organization, identical documents (up to their own account id) merged into one."""
     found = [*_trusts(config, model), *_assumers(config, model), *_state_scope(config, model), *_guards(config, model)]
-    found += _guard(config, model) + _key(config, model)
+    found += _guard(config, model) + _key(config, model) + _plan_doers(config, model)
     classes: dict[str, Property] = {}
     for prop in found:
         key = prop.class_key()
