@@ -250,3 +250,27 @@ def test_a_plan_doer_guard_without_its_role_deny_is_caught() -> None:
         for r in found
     )
     assert all(r.confirmed for r in found)
+
+
+def test_every_property_is_proved_on_a_hardened_config() -> None:
+    # Every optional document at once: the VPC binding (a policy variable in a negated Deny), an extra principal,
+    # the guard, the key (with the reader's decrypt), readable_state and the plan path.
+    backend = example_section()["iam-federation:state_backend"]
+    ci = example_section()["iam-federation:ci"]
+    section = with_changes(
+        _plan_path(),
+        ci={
+            **ci,
+            "runner_vpc_ids": ["vpc-0a1b2c3d4e5f67890"],
+            "extra_trusted_principal_arns": ["arn:aws:iam::111111111111:role/r"],
+        },
+        management_account_id="999999999999",
+        organization_guard={"enabled": True, "target_ids": ["r-ab12"]},
+        state_backend={**backend, "kms": {"enabled": True}, "readable_state": ["shared"]},
+    )
+    config, model = _setup(section)
+    results = _decide(config, model)
+    assert {r.status for r in results} == {"proved"}, [
+        (r.prop.name, r.reading, r.status) for r in results if r.status != "proved"
+    ]
+    assert len({r.prop.name for r in results}) >= 14

@@ -491,6 +491,7 @@ def _guard(config: FederationConfig, model: IamModel) -> list[Property]:
 # docs/security.md, state key: what the key admins may do (describe, list, rotate, tag); state-mgmt's use of it.
 KEY_AUDIT = ["kms:Describe*", "kms:Get*", "kms:List*", "kms:EnableKeyRotation", "kms:TagResource"]
 KEY_USE = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+KEY_READ = ["kms:Decrypt", "kms:DescribeKey"]
 
 
 def _key(config: FederationConfig, model: IamModel) -> list[Property]:
@@ -504,6 +505,9 @@ def _key(config: FederationConfig, model: IamModel) -> list[Property]:
     if config.state_backend.kms.key_admin_arns:
         statements.append(_allow({"AWS": sorted(config.state_backend.kms.key_admin_arns)}, KEY_AUDIT, Resource="*"))
     statements.append(_allow({"AWS": names.state_mgmt_arn(config)}, KEY_USE, via, Resource="*"))
+    if config.plan_path.enabled:
+        # docs/plan-path.md: the state reader decrypts through the stores, nothing else.
+        statements.append(_allow({"AWS": names.state_reader_arn(config)}, KEY_READ, via, Resource="*"))
     return [
         Property(
             "key policy lets only the deployers administer the state key; key admins describe, list, rotate and "
