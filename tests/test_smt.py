@@ -274,3 +274,25 @@ def test_every_property_is_proved_on_a_hardened_config() -> None:
         (r.prop.name, r.reading, r.status) for r in results if r.status != "proved"
     ]
     assert len({r.prop.name for r in results}) >= 14
+
+
+def test_the_plan_check_fails_on_a_counterexample_and_prints_the_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from plan.__main__ import run_selection
+    from plan.checks import CHECKS, PlanInput
+    from plan.stacks import select_stacks
+
+    selection = select_stacks(Path(__file__).parent / "fixtures", "shared")
+    runs = run_selection(selection)
+    (smt,) = [check for name, check in CHECKS if name == "smt"]
+    assert smt(PlanInput(selection=selection, runs=runs, model=iam_model(*runs))) == []
+    assert "properties proved" in capsys.readouterr().out
+    model = copy.deepcopy(iam_model(*runs))
+    _star_account(model)
+    findings = smt(PlanInput(selection=selection, runs=runs, model=model))
+    assert [f.check for f in findings] == ["smt"]
+    (finding,) = findings
+    assert finding.resource == "assumer" and "glob reading; the evaluator agrees" in finding.what
+    assert ":role/infrastructure-doer-role" in finding.what and finding.rule.startswith("assumer reaches only")
+    assert "1 counterexample(s)" in capsys.readouterr().out
