@@ -6,6 +6,7 @@ resource. Errors name the config key path and the bad value, one line per proble
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import re
@@ -25,6 +26,18 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from federation.aws_names import (
+    AWS_PARTITION_REGIONS,
+    KMS_ALIAS_SOURCE,
+    OIDC_URL_MAX,
+    REGIONS_SOURCE,
+    S3_BUCKET_RULES_SOURCE,
+    bucket_name_problem,
+    kms_alias_for,
+    kms_alias_problem,
+    tag_text_problem,
+)
+
 NAMESPACE = "iam-federation"
 
 # AWS limits (IAM quotas page). Kept here so the checks and the docs quote one number.
@@ -41,23 +54,28 @@ BUCKET_POLICY_MAX = 20480
 DYNAMODB_RESOURCE_POLICY_MAX = 20480
 KMS_KEY_POLICY_MAX = 32768
 SCP_MAX = 5120
+# The guard's provider is aws-management (iam/providers.py, management_provider): no account may be named so.
+MANAGEMENT_PROVIDER_ACCOUNT_NAME = "management"
 # An SSO role is AWSReservedSSO_<permission set>_<16 characters>, and a role name is at most 64 characters.
 PERMISSION_SET_NAME_MAX = 32
 
-_ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$")
-_ROLE_PATH_RE = re.compile(r"^/(?:[\w+=,.@-]+/)*$")
-_SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$")
-_ACCOUNT_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
-_ORG_ID_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
+_ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
+_ROLE_PATH_RE = re.compile(r"^/(?:[\w+=,.@-]+/)*$", re.ASCII)
+_SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$", re.ASCII)
+_ACCOUNT_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$", re.ASCII)
+_ORG_ID_RE = re.compile(r"^o-[a-z0-9]{10,32}$", re.ASCII)
 # Regions of the `aws` partition only: every ARN the program writes says arn:aws:, so a GovCloud, China or ISO
 # region would get policies naming principals that cannot exist there.
-_REGION_RE = re.compile(r"^(?!cn-)[a-z]{2}-[a-z]+-\d$")
-_POLICY_ARN_RE = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(?:aws|\d{12}):policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$")
-_PRINCIPAL_ARN_RE = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::\d{12}:(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
-_PERMISSION_SET_RE = re.compile(rf"^[\w+=,.@-]{{1,{PERMISSION_SET_NAME_MAX}}}$")
-_BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_TABLE_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
-_TAG_KEY_RE = re.compile(r"^(?!aws:)[\w .:/=+@-]{1,128}$")
+_REGION_RE = re.compile(r"^(?!cn-)[a-z]{2}-[a-z]+-\d$", re.ASCII)
+_POLICY_ARN_RE = re.compile(
+    r"^arn:aws(?:-[a-z]+)*:iam::(?:aws|\d{12}):policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,128}$", re.ASCII
+)
+_PRINCIPAL_ARN_RE = re.compile(
+    r"^arn:aws(?:-[a-z]+)*:iam::\d{12}:(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$", re.ASCII
+)
+_PERMISSION_SET_RE = re.compile(rf"^[\w+=,.@-]{{1,{PERMISSION_SET_NAME_MAX}}}$", re.ASCII)
+_TABLE_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$", re.ASCII)
+_TAG_KEY_RE = re.compile(r"^(?!aws:)[\w .:/=+@-]{1,128}$", re.ASCII)
 
 
 class ConfigError(Exception):
@@ -109,35 +127,88 @@ def _no_number_ids(value: Any) -> Any:
 
 
 _Str = Annotated[str, BeforeValidator(_no_numbers), Field(strict=True)]
-AccountId = Annotated[_Str, BeforeValidator(_no_number_ids), _matching(re.compile(r"^\d{12}$"), "exactly 12 digits")]
+AccountId = Annotated[
+    _Str, BeforeValidator(_no_number_ids), _matching(re.compile(r"^\d{12}$", re.ASCII), "exactly 12 digits")
+]
 AccountName = Annotated[
     _Str, _matching(_ACCOUNT_NAME_RE, "2-32 characters of a-z, 0-9 and '-', starting with a letter")
 ]
-RoleName = Annotated[_Str, _matching(_ROLE_NAME_RE, "an IAM role name: 1-64 characters of [A-Za-z0-9_+=,.@-]")]
+RoleName = Annotated[_Str, _matching(_ROLE_NAME_RE, "an IAM role name: 1-64 characters of [A-Za-z0-9_+=,.@-] (ASCII)")]
 RolePath = Annotated[
     _Str,
-    _matching(_ROLE_PATH_RE, "an IAM path: '/' or '/segment/.../' of [A-Za-z0-9_+=,.@-]"),
+    _matching(_ROLE_PATH_RE, "an IAM path: '/' or '/segment/.../' of [A-Za-z0-9_+=,.@-] (ASCII)"),
     Field(max_length=ROLE_PATH_MAX),
 ]
-SessionName = Annotated[_Str, _matching(_SESSION_NAME_RE, "a role session name: 2-64 characters of [\\w+=,.@-]")]
+SessionName = Annotated[
+    _Str, _matching(_SESSION_NAME_RE, "a role session name: 2-64 characters of [A-Za-z0-9_+=,.@-] (ASCII)")
+]
 PolicyArn = Annotated[_Str, _matching(_POLICY_ARN_RE, "an IAM policy ARN (arn:aws:iam::<aws|account id>:policy/...)")]
 PrincipalArn = Annotated[
     _Str, _matching(_PRINCIPAL_ARN_RE, "an IAM role or user ARN (arn:aws:iam::<account id>:role/...)")
 ]
 PermissionSetName = Annotated[
-    _Str, _matching(_PERMISSION_SET_RE, "a permission set name: 1-32 characters of [\\w+=,.@-]")
+    _Str, _matching(_PERMISSION_SET_RE, "a permission set name: 1-32 characters of [A-Za-z0-9_+=,.@-] (ASCII)")
 ]
+
+
+def _in_partition(value: str) -> str:
+    # A well-formed name is not a region: us-esat-1 passes the pattern and fails every call AWS gets.
+    if value not in AWS_PARTITION_REGIONS:
+        raise ValueError(f"not a region of the aws partition ({REGIONS_SOURCE}); e.g. us-east-1")
+    return value
+
+
 Region = Annotated[
     _Str,
     _matching(_REGION_RE, "an AWS region of the aws partition such as us-east-1 (not GovCloud, China or ISO)"),
+    AfterValidator(_in_partition),
 ]
 SessionSeconds = Annotated[int, Field(ge=SESSION_MIN_SECONDS, le=SESSION_MAX_SECONDS)]
 
 
+def _tag_text(key: bool) -> AfterValidator:
+    # The provider's default_tags go on every role, the OIDC providers, the bucket, the table and the key: IAM's tag
+    # pattern is the narrowest of them (S3, DynamoDB and KMS take any text), so it decides.
+    def check(value: str) -> str:
+        problem = tag_text_problem(value, key=key)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
 Tags = dict[
-    Annotated[str, _matching(_TAG_KEY_RE, "a tag key not starting with aws:")],
-    Annotated[str, Field(max_length=256)],
+    Annotated[str, _tag_text(key=True)],
+    Annotated[str, _tag_text(key=False)],
 ]
+# A resource's logical name as the program registers it (the last part of its URN), e.g. state-backend-bucket; * and ?
+# match as in a shell (doer-*-role: every doer).
+_LOGICAL_NAME_RE = re.compile(r"^[A-Za-z0-9*?][A-Za-z0-9._*?-]{0,254}$", re.ASCII)
+
+
+def _distinct(values: list[str]) -> list[str]:
+    duplicates = sorted({v for v in values if values.count(v) > 1})
+    if duplicates:
+        raise ValueError(f"listed twice: {', '.join(duplicates)}")
+    return values
+
+
+AcceptedReplacements = Annotated[
+    list[Annotated[_Str, _matching(_LOGICAL_NAME_RE, "a resource's logical name or pattern, e.g. doer-*-role")]],
+    AfterValidator(_distinct),
+]
+
+
+def _bucket_name(value: str) -> str:
+    problem = bucket_name_problem(value)
+    if problem:
+        raise ValueError(f"{problem} ({S3_BUCKET_RULES_SOURCE})")
+    return value
+
+
+# S3's naming rules (federation/aws_names.py) include what the pattern said: 3-63 of a-z, 0-9, '.', '-'.
+BucketName = Annotated[_Str, AfterValidator(_bucket_name)]
 
 
 class _Model(BaseModel):
@@ -153,6 +224,11 @@ class Account(_Model):
     id: AccountId = Field(description="12-digit AWS account id.")
     retain_on_delete: bool = Field(
         False, description="Keep this account's doer in AWS when it leaves this stack (moving it to another stack)."
+    )
+    bootstrap: bool = Field(
+        False,
+        description="providers.mode doer: this account's provider reaches providers.bootstrap_role_name through the "
+        "shared account's doer, for the first `up` of a new account (or one whose doer is missing); remove it after.",
     )
 
 
@@ -182,7 +258,7 @@ class DoerPolicies(_Model):
 
     max_session_duration: SessionSeconds = SESSION_MIN_SECONDS
     managed_policy_arns: dict[
-        Annotated[str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,62}$"), "a lower-case key (a-z, 0-9, '-')")],
+        Annotated[str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,62}$", re.ASCII), "a lower-case key (a-z, 0-9, '-')")],
         PolicyArn,
     ] = Field(
         default_factory=lambda: {"admin": "arn:aws:iam::aws:policy/AdministratorAccess"},
@@ -233,11 +309,11 @@ class SsoSettings(_Model):
         None, description="Account whose AWSReservedSSO_* roles are trusted; defaults to the shared account."
     )
     permission_sets: list[PermissionSetName] = Field(default_factory=list, max_length=20)
-    start_url: Annotated[_Str, _matching(re.compile(r"^https://[\w.-]+(?:/[\w./-]*)?$"), "an https URL")] = (
+    start_url: Annotated[_Str, _matching(re.compile(r"^https://[\w.-]+(?:/[\w./-]*)?$", re.ASCII), "an https URL")] = (
         "https://example.awsapps.com/start"
     )
     region: Region | None = Field(None, description="Identity Center's region; defaults to the stack's region.")
-    session_name: Annotated[_Str, _matching(re.compile(r"^[\w-]{1,64}$"), "a word")] = "sso"
+    session_name: Annotated[_Str, _matching(re.compile(r"^[\w-]{1,64}$", re.ASCII), "a word")] = "sso"
     account_name: AccountName | None = Field(
         None,
         description="Name of the SSO account in the ~/.aws/config profile names; defaults to the listed account "
@@ -245,7 +321,9 @@ class SsoSettings(_Model):
     )
 
 
-VpcId = Annotated[_Str, _matching(re.compile(r"^vpc-[0-9a-f]{8,17}$"), "a VPC id such as vpc-0a1b2c3d4e5f67890")]
+VpcId = Annotated[
+    _Str, _matching(re.compile(r"^vpc-[0-9a-f]{8,17}$", re.ASCII), "a VPC id such as vpc-0a1b2c3d4e5f67890")
+]
 
 
 # OIDC issuers with documented subject formats. GitHub's issuer is fixed (Enterprise Cloud may add /<enterprise>,
@@ -256,20 +334,21 @@ GITLAB_ISSUER = "https://gitlab.com"
 GITHUB_AUDIENCE = "sts.amazonaws.com"
 OIDC_TRUSTS_MAX = 4
 OIDC_SUBJECTS_MAX = 10
-_ISSUER_RE = re.compile(r"^https://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/[\w.~-]+)*$")
+_ISSUER_RE = re.compile(r"^https://[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/[\w.~-]+)*$", re.ASCII)
 _OIDC_PROVIDER_ARN_RE = re.compile(
-    r"^arn:aws:iam::\d{12}:oidc-provider/[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/[\w.~-]+)*$"
+    r"^arn:aws:iam::\d{12}:oidc-provider/[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/[\w.~-]+)*$", re.ASCII
 )
-_WILDCARD = re.compile(r"[*?]")
+_WILDCARD = re.compile(r"[*?]", re.ASCII)
 # Subjects as GitHub and GitLab document them (docs/ci.md cites both). Owner, repository, group and project never
 # hold a wildcard: there a wildcard lets other repositories in. A ref or environment may hold one in plan subjects.
 _GH_OWNER = r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(?:@\d+)?"  # @<id>: GitHub's immutable subject claims
 _GH_REPO = r"[A-Za-z0-9._-]{1,100}(?:@\d+)?"
 _GITHUB_SUBJECT = re.compile(
-    rf"^repo:{_GH_OWNER}/{_GH_REPO}:(?:ref:refs/heads/[^\s:]+|ref:refs/tags/[^\s:]+|environment:[^\s:]+|pull_request)$"
+    rf"^repo:{_GH_OWNER}/{_GH_REPO}:(?:ref:refs/heads/[^\s:]+|ref:refs/tags/[^\s:]+|environment:[^\s:]+|pull_request)$",
+    re.ASCII,
 )
 _GL_PATH = r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+"
-_GITLAB_SUBJECT = re.compile(rf"^project_path:{_GL_PATH}:ref_type:(?:branch|tag):ref:[^\s:]+$")
+_GITLAB_SUBJECT = re.compile(rf"^project_path:{_GL_PATH}:ref_type:(?:branch|tag):ref:[^\s:]+$", re.ASCII)
 _GITHUB_FORMS = (
     "repo:<owner>/<repo>:ref:refs/heads/<branch>, repo:<owner>/<repo>:ref:refs/tags/<tag>, "
     "repo:<owner>/<repo>:environment:<environment> or repo:<owner>/<repo>:pull_request"
@@ -277,25 +356,39 @@ _GITHUB_FORMS = (
 _GITLAB_FORM = "project_path:<group>/<project>:ref_type:<branch|tag>:ref:<ref>"
 
 
+def _oidc_url_fits(value: str) -> str:
+    if len(value) > OIDC_URL_MAX:
+        raise ValueError(
+            f"IAM takes an OIDC provider URL of at most {OIDC_URL_MAX} characters, not {len(value)} "
+            "(iam service model, CreateOpenIDConnectProvider Url)"
+        )
+    return value
+
+
 class OidcTrust(_Model):
     """Tokens of one OIDC issuer (a CI system) the federation trusts, by audience and subject."""
 
-    name: Annotated[_Str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,30}$"), "a lower-case key (a-z, 0-9, '-')")] = Field(
-        description="Stable key of the trust's resources and statements."
-    )
+    name: Annotated[
+        _Str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,30}$", re.ASCII), "a lower-case key (a-z, 0-9, '-')")
+    ] = Field(description="Stable key of the trust's resources and statements.")
     provider: Literal["github", "gitlab", "generic"]
-    issuer_url: Annotated[_Str, _matching(_ISSUER_RE, "an https URL without port, query or fragment")] | None = Field(
-        None, description=f"github: {GITHUB_ISSUER}; gitlab: default {GITLAB_ISSUER}; generic: required."
-    )
+    issuer_url: (
+        Annotated[
+            _Str,
+            _matching(_ISSUER_RE, "an https URL without port, query or fragment"),
+            AfterValidator(_oidc_url_fits),
+        ]
+        | None
+    ) = Field(None, description=f"github: {GITHUB_ISSUER}; gitlab: default {GITLAB_ISSUER}; generic: required.")
     provider_arn: (
         Annotated[
             _Str, _matching(_OIDC_PROVIDER_ARN_RE, "an IAM OIDC provider ARN (arn:aws:iam::<id>:oidc-provider/..)")
         ]
         | None
     ) = Field(None, description="An existing IAM OIDC provider; none: one is created in the shared account.")
-    audience: Annotated[_Str, _matching(re.compile(r"^[^\s]{1,255}$"), "1-255 characters without spaces")] | None = (
-        Field(None, description=f"The aud the CI requests; github default {GITHUB_AUDIENCE}, else required.")
-    )
+    audience: (
+        Annotated[_Str, _matching(re.compile(r"^[^\s]{1,255}$", re.ASCII), "1-255 characters without spaces")] | None
+    ) = Field(None, description=f"The aud the CI requests; github default {GITHUB_AUDIENCE}, else required.")
     apply_subjects: list[_Str] = Field(
         default_factory=list,
         max_length=OIDC_SUBJECTS_MAX,
@@ -351,7 +444,14 @@ def _subject_problem(provider: str, subject: str, apply: bool) -> str | None:
     return None
 
 
-def _oidc_problems(trusts: list[OidcTrust], shared_account_id: str) -> list[str]:
+# GitHub's immutable subject: repo:<owner>@<owner id>/<repo>@<repo id>:... (GitHub changelog 2026-04-23, "Immutable
+# subject claims for GitHub Actions OIDC tokens"); the ids never pass to whoever takes a freed name.
+_GITHUB_IMMUTABLE = re.compile(r"^repo:[^/:@]+@\d+/[^/:@]+@\d+:")
+
+
+def _oidc_problems(
+    trusts: list[OidcTrust], shared_account_id: str, accepted: frozenset[str] = frozenset()
+) -> list[str]:
     """One line per OIDC trust setting that would admit the wrong tokens, or none at all."""
     problems: list[str] = []
     names: dict[str, int] = {}
@@ -362,7 +462,7 @@ def _oidc_problems(trusts: list[OidcTrust], shared_account_id: str) -> list[str]
             problems.append(f"{key}.name = {trust.name!r}: same name as ci.oidc[{names[trust.name]}].name")
         names.setdefault(trust.name, i)
         issuer = trust.issuer
-        github_issuer = issuer == GITHUB_ISSUER or re.fullmatch(re.escape(GITHUB_ISSUER) + r"/[\w-]+", issuer)
+        github_issuer = issuer == GITHUB_ISSUER or re.fullmatch(re.escape(GITHUB_ISSUER) + r"/[\w-]+", issuer, re.ASCII)
         if trust.provider == "github" and not github_issuer:
             problems.append(
                 f"{key}.issuer_url = {trust.issuer_url!r}: a github trust's issuer is {GITHUB_ISSUER} (or "
@@ -404,6 +504,15 @@ def _oidc_problems(trusts: list[OidcTrust], shared_account_id: str) -> list[str]
         for which in ("apply_subjects", "plan_subjects"):
             for j, subject in enumerate(getattr(trust, which)):
                 reason = _subject_problem(trust.provider, subject, apply=which == "apply_subjects")
+                mutable = trust.provider == "github" and not _GITHUB_IMMUTABLE.match(subject)
+                if not reason and which == "apply_subjects" and mutable and "github-mutable-subject" not in accepted:
+                    owner_repo = subject.removeprefix("repo:").split(":", 1)[0]
+                    reason = (
+                        f"names the repository by its mutable name: whoever takes {owner_repo!r} after a rename or "
+                        "deletion becomes the assumer; write repo:<owner>@<owner id>/<repo>@<repo id>:... (the ids: "
+                        "gh api repos/<owner>/<repo> --jq '.owner.id, .id'), or add 'github-mutable-subject' to "
+                        "accepted_risks"
+                    )
                 if reason:
                     problems.append(f"{key}.{which}[{j}] = {subject!r}: {reason}")
     return problems
@@ -470,8 +579,13 @@ class KmsSettings(_Model):
 class AccessLoggingSettings(_Model):
     """Server access logging of the state bucket to a bucket you already run for logs (CKV_AWS_18)."""
 
-    target_bucket: Annotated[_Str, _matching(_BUCKET_RE, "an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")]
-    target_prefix: Annotated[_Str, _matching(re.compile(r"^[\w!.*'()/-]{0,512}$"), "an S3 key prefix")] = (
+    target_bucket: BucketName
+    # S3 delivers server access logs only to a bucket in the source bucket's account and Region (S3 User Guide,
+    # "Logging requests with server access logging"). The config says where the log bucket is, and the model refuses
+    # another account or Region; only AWS can tell who really owns target_bucket.
+    account_id: AccountId | None = Field(None, description="Account of target_bucket; defaults to the shared account.")
+    region: Region | None = Field(None, description="Region of target_bucket; defaults to the stack's region.")
+    target_prefix: Annotated[_Str, _matching(re.compile(r"^[\w!.*'()/-]{0,512}$", re.ASCII), "an S3 key prefix")] = (
         "terraform-state/"
     )
 
@@ -479,7 +593,7 @@ class AccessLoggingSettings(_Model):
 class StateBackendSettings(_Model):
     """The central Terraform state backend in the shared account."""
 
-    bucket_name: Annotated[_Str, _matching(_BUCKET_RE, "an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")] | None = None
+    bucket_name: BucketName | None = None
     lock_table_name: Annotated[_Str, _matching(_TABLE_RE, "a DynamoDB table name (3-255 of [A-Za-z0-9_.-])")] | None = (
         None
     )
@@ -518,7 +632,10 @@ class StackSettings(_Model):
     )
     shared_stack: (
         Annotated[
-            _Str, _matching(re.compile(r"^[\w.-]+(?:/[\w.-]+){0,2}$"), "a stack name such as org/iam-federation/shared")
+            _Str,
+            _matching(
+                re.compile(r"^[\w.-]+(?:/[\w.-]+){0,2}$", re.ASCII), "a stack name such as org/iam-federation/shared"
+            ),
         ]
         | None
     ) = Field(None, description="Member stacks: the shared stack's fully qualified name, for a StackReference.")
@@ -553,6 +670,26 @@ def _duplicate_accounts(accounts: list[Account], shared: Account | None = None) 
     return problems
 
 
+def _guard_credentials_problems(config: FederationConfig) -> list[str]:
+    """The guard's provider needs a way into the management account in the mode this run uses (docs/security.md)."""
+    guard = config.organization_guard
+    if not guard.enabled:
+        return []
+    mode = config.providers.mode
+    if mode == "doer" and guard.role_name is None:
+        return [
+            "organization_guard.role_name: required with providers.mode = 'doer' (the assumer's credentials are "
+            "refused in the management account by allowed_account_ids); name the role there that writes the guard "
+            "and trusts the shared account's doer (docs/security.md, 'The organization guard from CI')"
+        ]
+    if mode == "plan" and guard.plan_role_name is None:
+        return [
+            "organization_guard.plan_role_name: required with providers.mode = 'plan' (the plan assumer may "
+            "assume no write role); name the read-only role in the management account that trusts the plan assumer"
+        ]
+    return []
+
+
 def _stack_size_problems(stack: StackSettings, providers: int) -> list[str]:
     if providers <= stack.max_accounts:
         return []
@@ -566,14 +703,14 @@ def _stack_size_problems(stack: StackSettings, providers: int) -> list[str]:
 OrgTargetId = Annotated[
     _Str,
     _matching(
-        re.compile(r"^(?:r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|\d{12})$"),
+        re.compile(r"^(?:r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|\d{12})$", re.ASCII),
         "an organization root (r-...), OU (ou-...-...) or account id",
     ),
 ]
 PrincipalArnPattern = Annotated[
     _Str,
     _matching(
-        re.compile(r"^arn:aws:iam::(?:\d{12}|\*):(?:role|user)/[\w+=,.@*/-]{1,512}$"),
+        re.compile(r"^arn:aws:iam::(?:\d{12}|\*):(?:role|user)/[\w+=,.@*/-]{1,512}$", re.ASCII),
         "an IAM role or user ARN, '*' allowed in the account and name (arn:aws:iam::<id|*>:role/...)",
     ),
 ]
@@ -593,7 +730,14 @@ class OrganizationGuardSettings(_Model):
     )
     role_name: RoleName | None = Field(
         None,
-        description="Role the guard's provider assumes in management_account_id; none: the credentials of the run.",
+        description="Role in management_account_id that writes the guard. providers.mode bootstrap: assumed from the "
+        "run's credentials (none: the run's own credentials); doer: reached through the shared account's doer "
+        "(required). Created by the management account's administrators (docs/security.md).",
+    )
+    plan_role_name: RoleName | None = Field(
+        None,
+        description="Read-only role in management_account_id the plan assumer reaches for `pulumi preview` in "
+        "providers.mode plan (required there).",
     )
 
     @model_validator(mode="after")
@@ -619,7 +763,7 @@ class PlanDoerPolicies(DoerPolicies):
     """What the plan doer may read: AWS's ReadOnlyAccess unless configured otherwise."""
 
     managed_policy_arns: dict[
-        Annotated[str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,62}$"), "a lower-case key (a-z, 0-9, '-')")],
+        Annotated[str, _matching(re.compile(r"^[a-z][a-z0-9-]{0,62}$", re.ASCII), "a lower-case key (a-z, 0-9, '-')")],
         PolicyArn,
     ] = Field(
         default_factory=lambda: {"readonly": READ_ONLY_ACCESS},
@@ -691,12 +835,16 @@ RISKS: dict[str, str] = {
     "plan-doer-unverified-policy": "plan_path.doer.managed_policy_arns names a policy the offline plan cannot read; "
     "it is modelled as administrator of the plan doer's account (IAM writes and other roles still denied by the plan "
     "doer's guard), so a plan session may write there if the policy allows it",
+    "github-mutable-subject": "ci.oidc[].apply_subjects names a GitHub repository by its mutable name "
+    "(repo:<owner>/<repo>:...): once the owner or the repository is renamed or deleted, whoever takes the name gets "
+    "tokens with the same sub and becomes the assumer, administrator of every account",
 }
 RiskName = Literal[
     "shared-state-sessions",
     "non-admin-permission-set",
     "extra-principal-account-admins",
     "plan-doer-unverified-policy",
+    "github-mutable-subject",
 ]
 # Permission sets AWS (or common practice) makes to lack IAM power. Trusting one makes it an org admin.
 NON_ADMIN_PERMISSION_SETS = frozenset(
@@ -749,6 +897,10 @@ class FederationConfig(_Model):
         description="Risks taken on knowingly (docs/security.md); each is refused otherwise.",
     )
     plan_path: PlanPathSettings = Field(default_factory=PlanPathSettings)
+    accepted_replacements: AcceptedReplacements = Field(
+        default_factory=list,
+        description="Logical names of stateful or physically-named resources `make plan BASE=` may replace or delete.",
+    )
 
     @model_validator(mode="after")
     def _accounts_are_distinct(self) -> FederationConfig:
@@ -784,6 +936,7 @@ class FederationConfig(_Model):
         problems += self._plan_path_problems()
         if self.providers.mode == "plan" and not self.plan_path.enabled:
             problems.append("providers.mode = 'plan': needs plan_path.enabled (the plan doers it assumes)")
+        problems += _guard_credentials_problems(self)
         if self.providers.mode == "bootstrap" and self.providers.bootstrap_role_name in by_name:
             problems.append(
                 f"providers.bootstrap_role_name = {self.providers.bootstrap_role_name!r}: "
@@ -800,7 +953,8 @@ class FederationConfig(_Model):
                 "put them in member stacks, or use stack.kind = 'complete'"
             )
         problems += _stack_size_problems(self.stack, len(self.all_accounts))
-        problems += _oidc_problems(self.ci.oidc, self.shared_account.id)
+        problems += _oidc_problems(self.ci.oidc, self.shared_account.id, frozenset(self.accepted_risks))
+        problems += self._accepted_by_aws_problems()
         if self.sessions.require_source_identity and self.state_backend.state_mgmt_trusts_doers:
             problems.append(
                 "sessions.require_source_identity = True: Terragrunt's iam_role chain "
@@ -812,6 +966,45 @@ class FederationConfig(_Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _accepted_by_aws_problems(self) -> list[str]:
+        """Settings each field accepts alone that AWS or the engine refuse together (issue #15, item 6)."""
+        problems: list[str] = []
+        if self.organization_guard.enabled:
+            # The guard's provider is named aws-management and every account's is aws-<name>: a second provider of
+            # that name is a duplicate URN, which the engine refuses before it creates anything. Renaming the guard's
+            # provider instead would replace the provider of every stack deployed with the guard on.
+            for key, account in [("shared_account", self.shared_account)] + [
+                (f"accounts[{i}]", a) for i, a in enumerate(self.accounts)
+            ]:
+                if account.name == MANAGEMENT_PROVIDER_ACCOUNT_NAME:
+                    problems.append(
+                        f"{key}.name = {account.name!r}: with organization_guard.enabled the guard's provider is "
+                        f"aws-{MANAGEMENT_PROVIDER_ACCOUNT_NAME}, and so would this account's (a duplicate URN the "
+                        "engine refuses); name the account otherwise, e.g. 'mgmt'"
+                    )
+        if self.state_backend.kms.enabled:
+            problem = kms_alias_problem(self.state_key_alias)
+            if problem:
+                problems.append(
+                    f"state_backend.bucket_name = {self.bucket_name!r}: names the state key's alias "
+                    f"{self.state_key_alias!r}, which KMS refuses: {problem} ({KMS_ALIAS_SOURCE})"
+                )
+        logging = self.state_backend.access_logging
+        if logging is not None:
+            if logging.account_id is not None and logging.account_id != self.shared_account.id:
+                problems.append(
+                    f"state_backend.access_logging.account_id = {logging.account_id!r}: S3 delivers server access "
+                    f"logs only to a bucket of the source bucket's account (the shared account "
+                    f"{self.shared_account.id}); S3 User Guide, Logging requests with server access logging"
+                )
+            if logging.region is not None and logging.region != self.region:
+                problems.append(
+                    f"state_backend.access_logging.region = {logging.region!r}: S3 delivers server access logs only "
+                    f"to a bucket of the source bucket's Region (the stack's region {self.region}); S3 User Guide, "
+                    "Logging requests with server access logging"
+                )
+        return problems
 
     def _risk_problems(self) -> list[str]:
         accepted = set(self.accepted_risks)
@@ -875,6 +1068,11 @@ class FederationConfig(_Model):
             "non-admin-permission-set": any(p in NON_ADMIN_PERMISSION_SETS for p in self.sso.permission_sets),
             "extra-principal-account-admins": bool(self.extra_principal_accounts),
             "plan-doer-unverified-policy": self.plan_path.enabled and bool(self.plan_path.doer.unverified_policies()),
+            "github-mutable-subject": any(
+                t.provider == "github" and not _GITHUB_IMMUTABLE.match(s)
+                for t in self.ci.oidc
+                for s in t.apply_subjects
+            ),
         }
         return [risk for risk in self.accepted_risks if taken[risk]]
 
@@ -890,6 +1088,11 @@ class FederationConfig(_Model):
     @property
     def bucket_name(self) -> str:
         return self.state_backend.bucket_name or f"terraform-state-{self.shared_account.id}"
+
+    @property
+    def state_key_alias(self) -> str:
+        """The state key's alias, after the bucket; dots (valid in a bucket name, not in an alias) become '-'."""
+        return kms_alias_for(self.bucket_name)
 
     @property
     def lock_table_name(self) -> str:
@@ -929,6 +1132,10 @@ class MemberConfig(_Model):
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
     tags: Tags = Field(default_factory=dict, max_length=40)
     plan_path: MemberPlanPath = Field(default_factory=MemberPlanPath)
+    accepted_replacements: AcceptedReplacements = Field(
+        default_factory=list,
+        description="Logical names of stateful or physically-named resources `make plan BASE=` may replace or delete.",
+    )
 
     @model_validator(mode="after")
     def _accounts_are_distinct(self) -> MemberConfig:
@@ -1039,13 +1246,21 @@ def set_command(path: str, text: str) -> str:
     return f"pulumi config set {flag}{quoted} {shlex.quote(text)} --type string"
 
 
-def _describe(error: Mapping[str, Any], data: Mapping[str, Any], map_form: bool = False) -> list[str]:
+def _describe(
+    error: Mapping[str, Any],
+    data: Mapping[str, Any],
+    map_form: bool = False,
+    suggestion: str | None = None,
+    suggestion_missing: bool = False,
+) -> list[str]:
     loc = tuple(error["loc"])
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "missing":
         return [f"{NAMESPACE}:{_format_loc(loc)}: required key is missing"]
     if error["type"] == "extra_forbidden":
-        return [f"{NAMESPACE}:{_format_loc(loc)}: unknown key (check the spelling)"]
+        hint = f"; did you mean {suggestion}?" if suggestion else ""
+        required = " (required, and missing)" if suggestion and suggestion_missing else ""
+        return [f"{NAMESPACE}:{_format_loc(loc)}: unknown key (check the spelling){hint}{required}"]
     if not loc or (error["type"] == "value_error" and "\n" in message):
         # Cross-field rules already name their keys and values, one per line.
         prefix = f"{NAMESPACE}:{_format_loc(loc)}." if loc else f"{NAMESPACE}:"
@@ -1069,6 +1284,40 @@ def _describe(error: Mapping[str, Any], data: Mapping[str, Any], map_form: bool 
     if len(shown) > 80:
         shown = shown[:77] + "..."
     return [f"{NAMESPACE}:{_format_loc(loc)} = {shown}: {message}"]
+
+
+def _model_at(annotation: Any, loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model whose keys the config holds at ``loc`` (through lists, maps and optional values), or None."""
+    for part in (*loc, None):
+        while get_origin(annotation) in (Annotated, Union, UnionType):
+            kinds = [a for a in get_args(annotation) if a is not type(None)]
+            if get_origin(annotation) is not Annotated and len(kinds) != 1:
+                return None
+            annotation = kinds[0]
+        if part is None:
+            break
+        if isinstance(part, int) and get_origin(annotation) is list:
+            annotation = get_args(annotation)[0]
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel) and part in annotation.model_fields:
+            annotation = annotation.model_fields[str(part)].annotation
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+        else:
+            return None
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _typo_hints(model: type[BaseModel], errors: list[Any]) -> dict[tuple[int | str, ...], str]:
+    """For each unknown key, the key of its model it most resembles (difflib's ratio >= 0.6), if any."""
+    hints: dict[tuple[int | str, ...], str] = {}
+    for error in errors:
+        loc = tuple(error["loc"])
+        parent = _model_at(model, loc[:-1]) if error["type"] == "extra_forbidden" and loc else None
+        if parent is not None and isinstance(loc[-1], str):
+            close = difflib.get_close_matches(loc[-1], list(parent.model_fields), n=1)
+            if close:
+                hints[loc] = close[0]
+    return hints
 
 
 def _is_member(data: Mapping[str, Any]) -> bool:
@@ -1107,7 +1356,7 @@ def _map_form_paths(line: str, names: list[str]) -> str:
         i = int(match.group(1))
         return key_path(("accounts", names[i])) if i < len(names) else match.group(0)
 
-    return re.sub(r"(?<![\w.])accounts\[(\d+)\]", by_name, line)
+    return re.sub(r"(?<![\w.])accounts\[(\d+)\]", by_name, line, flags=re.ASCII)
 
 
 def parse_config(raw: Mapping[str, Any], namespace: str = NAMESPACE) -> AnyConfig:
@@ -1137,8 +1386,18 @@ def parse_config(raw: Mapping[str, Any], namespace: str = NAMESPACE) -> AnyConfi
     try:
         config = model.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors():
-            problems.extend(_describe(error, data, map_form=names is not None))
+        errors = exc.errors()
+        hints = _typo_hints(model, errors)
+        missing = {tuple(e["loc"]) for e in errors if e["type"] == "missing"}
+        # A misspelt required key is one mistake: its "missing" line goes into the unknown key's line.
+        absorbed = {(*loc[:-1], key) for loc, key in hints.items()} & missing
+        for error in errors:
+            loc = tuple(error["loc"])
+            if loc in absorbed:
+                continue
+            hint = hints.get(loc)
+            missing_too = hint is not None and (*loc[:-1], hint) in absorbed
+            problems.extend(_describe(error, data, names is not None, hint, missing_too))
     else:
         if not problems:
             return config

@@ -113,7 +113,14 @@ def state_key_policy(
         account_id=config.shared_account.id,
         region=config.region,
         state_reader_arn=state_reader_arn,
+        plan_doer_arn=shared_plan_doer_arn(config),
     )
+
+
+def shared_plan_doer_arn(config: FederationConfig) -> str | None:
+    """Plan mode's identity in the shared account (`pulumi preview` with the plan path): it reads the backend's
+    settings, so the backend's allow-lists name it (None when the plan path is off)."""
+    return names.plan_doer_arns(config)[config.shared_account.name] if config.plan_path.enabled else None
 
 
 def bucket_policy(config: FederationConfig) -> PolicyDocument:
@@ -123,6 +130,7 @@ def bucket_policy(config: FederationConfig) -> PolicyDocument:
         deployer_arns=names.deployer_arns(config),
         sse_algorithm=sse_algorithm(config),
         state_reader_arn=names.state_reader_arn_if_enabled(config),
+        plan_doer_arn=shared_plan_doer_arn(config),
     )
 
 
@@ -132,6 +140,7 @@ def lock_table_policy(config: FederationConfig, table_arn: str) -> PolicyDocumen
         state_mgmt_arn=names.state_mgmt_arn(config),
         deployer_arns=names.deployer_arns(config),
         state_reader_arn=names.state_reader_arn_if_enabled(config),
+        plan_doer_arn=shared_plan_doer_arn(config),
     )
 
 
@@ -182,6 +191,7 @@ def plan_assumer_permissions(config: FederationConfig) -> PolicyDocument:
         plan_doer_name=doer.name,
         state_reader_arn=names.state_reader_arn(config),
         organization_id=config.organization_id,
+        guard_reader_arn=names.guard_reader_arn(config),
     )
 
 

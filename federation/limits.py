@@ -25,7 +25,31 @@ from iam.policies import PolicyDocument
 
 def iam_size(document: PolicyDocument) -> int:
     """Characters as IAM counts them: JSON without the whitespace between tokens."""
-    return len(json.dumps(document, separators=(",", ":")))
+    return len(minified(document))
+
+
+def minified(document: PolicyDocument) -> str:
+    """A document without whitespace: the form the organization guard's SCP is registered in, so what is measured
+    here is exactly what Organizations receives."""
+    return json.dumps(document, separators=(",", ":"))
+
+
+def registered(document: PolicyDocument) -> str:
+    """A document as the components register it (json.dumps, with its whitespace)."""
+    return json.dumps(document)
+
+
+def sent_bytes(document: PolicyDocument) -> int:
+    """Bytes as S3, DynamoDB and KMS count a resource policy: the document as sent, whitespace included
+    (S3 User Guide, Bucket policies: 20 KB; DynamoDB Developer Guide, Resource-based policy considerations: "DynamoDB
+    counts whitespaces"; KMS Developer Guide, quotas: key policy document size 32 KB)."""
+    return len(registered(document).encode("utf-8"))
+
+
+def scp_size(document: PolicyDocument) -> int:
+    """Characters as Organizations counts an SCP: as sent, whitespace included (Organizations User Guide, Quotas:
+    "Maximum size of a policy document"); the guard sends it minified."""
+    return len(minified(document))
 
 
 @dataclass(frozen=True)
@@ -34,15 +58,11 @@ class Measured:
     size: int
     limit: int
     grows_with: str  # the config keys that make it grow, named in the error
+    unit: str = "characters"  # how the service counts: characters, or bytes as sent
 
     @property
     def fits(self) -> bool:
         return self.size <= self.limit
-
-
-def _dynamodb_size(document: PolicyDocument) -> int:
-    # DynamoDB counts the whitespace of resource policies too.
-    return len(json.dumps(document))
 
 
 # document name -> (what the error calls it, how AWS counts, the limit or None for the trust quota, keys it grows with)
@@ -58,12 +78,12 @@ _LIMITS: dict[str, tuple[str, Callable[[PolicyDocument], int], int | None, str]]
     "assumer inline policy": ("assumer inline policies", iam_size, INLINE_POLICIES_PER_ROLE_MAX, "roles"),
     "state-mgmt inline policy": ("state-mgmt inline policies", iam_size, INLINE_POLICIES_PER_ROLE_MAX, "state_backend"),
     "doer inline policy": ("doer inline policies", iam_size, INLINE_POLICIES_PER_ROLE_MAX, "roles.state_mgmt"),
-    "bucket policy": ("bucket policy", iam_size, BUCKET_POLICY_MAX, "state_backend"),
-    "lock table policy": ("lock table policy", _dynamodb_size, DYNAMODB_RESOURCE_POLICY_MAX, "state_backend"),
-    "state key policy": ("state key policy", iam_size, KMS_KEY_POLICY_MAX, "state_backend.kms.key_admin_arns"),
+    "bucket policy": ("bucket policy", sent_bytes, BUCKET_POLICY_MAX, "state_backend"),
+    "lock table policy": ("lock table policy", sent_bytes, DYNAMODB_RESOURCE_POLICY_MAX, "state_backend"),
+    "state key policy": ("state key policy", sent_bytes, KMS_KEY_POLICY_MAX, "state_backend.kms.key_admin_arns"),
     "organization guard": (
         "organization guard SCP",
-        iam_size,
+        scp_size,
         SCP_MAX,
         "organization_guard.runner_launcher_arns, roles",
     ),
@@ -90,7 +110,13 @@ def measure(config: FederationConfig) -> list[Measured]:
     """Every generated document against its limit; trust policies against the configured quota."""
     trust_max = config.limits.trust_policy_max_chars
     return [
-        Measured(what, size(document), trust_max if limit is None else limit, grows_with)
+        Measured(
+            what,
+            size(document),
+            trust_max if limit is None else limit,
+            grows_with,
+            "bytes as sent" if size is sent_bytes else "characters",
+        )
         for name, document in all_documents(config).items()
         for what, size, limit, grows_with in [_LIMITS[name]]
     ]
@@ -99,7 +125,7 @@ def measure(config: FederationConfig) -> list[Measured]:
 def limit_problems(config: FederationConfig) -> list[str]:
     """One line per document over its limit, naming the config keys that make it grow."""
     return [
-        f"{NAMESPACE}:{m.grows_with}: the {m.what} would be {m.size:,} characters, over its limit of {m.limit:,}"
+        f"{NAMESPACE}:{m.grows_with}: the {m.what} would be {m.size:,} {m.unit}, over its limit of {m.limit:,}"
         + (" (limits.trust_policy_max_chars; raise it only after raising the IAM quota)" if "trust" in m.what else "")
         for m in measure(config)
         if not m.fits

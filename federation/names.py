@@ -10,6 +10,7 @@ __all__ = [
     "bootstrap_role_arn",
     "deployer_arns",
     "doer_arns",
+    "guard_reader_arn",
     "oidc_provider_arns",
     "plan_assumer_arn",
     "plan_doer_arns",
@@ -83,3 +84,11 @@ def oidc_provider_arns(config: FederationConfig) -> dict[str, str]:
         trust.name: trust.provider_arn or oidc_provider_arn(config.shared_account.id, trust.issuer)
         for trust in config.ci.oidc
     }
+
+
+def guard_reader_arn(config: FederationConfig) -> str | None:
+    """The read-only role in the management account that `pulumi preview` on the plan path reads the guard through."""
+    guard = config.organization_guard
+    if not (guard.enabled and guard.plan_role_name and config.management_account_id):
+        return None
+    return role_arn(config.management_account_id, "/", guard.plan_role_name)

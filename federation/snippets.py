@@ -73,6 +73,8 @@ class StateBackendFacts:
     lock: LockMode
     # The plan path's state reader; None when the plan path is off (root.hcl is then the apply path's alone).
     state_reader_arn: str | None = None
+    # With state_backend.kms: the key Terraform asks S3 to encrypt state and .tflock objects with (kms_key_id).
+    kms_key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,24 @@ def state_backend_facts(config: FederationConfig) -> StateBackendFacts:
         state_mgmt_trusts_doers=backend.state_mgmt_trusts_doers,
         lock=backend.terragrunt_lock,
         state_reader_arn=state_reader_arn(config) if config.plan_path.enabled else None,
+        kms_key_id=state_key_alias_arn(config) if backend.kms.enabled else None,
     )
+
+
+def state_key_alias_arn(config: FederationConfig) -> str:
+    """The state key's alias as an ARN: what root.hcl gives Terraform's S3 backend as kms_key_id.
+
+    With `encrypt = true` and no kms_key_id the backend sends x-amz-server-side-encryption: AES256, which the bucket
+    policy refuses when the state key is on; with kms_key_id it sends aws:kms and the id (hashicorp/terraform
+    internal/backend/remote-state/s3/client.go, RemoteClient.put and lockWithFile). The key's own ARN exists only
+    after `pulumi up`, and root.hcl is a pure function of config (the offline plan writes it before any deploy), so
+    root.hcl names the alias the program registers, alias/<bucket_name> (state_backend/backend.py). The backend
+    accepts an alias ARN (validate.go: validateKMSKeyARN -> aliasIdFromARNResource, `alias/[a-zA-Z0-9/_-]+`); S3
+    takes "Key ID, Key ARN, or Key Alias" in x-amz-server-side-encryption-aws-kms-key-id (botocore s3
+    PutObjectRequest.SSEKMSKeyId) and KMS resolves an alias ARN in the account the ARN names (botocore kms
+    GenerateDataKeyRequest.KeyId), so the ARN form cannot resolve in another account the way a bare alias would.
+    """
+    return f"arn:aws:kms:{config.region}:{config.shared_account.id}:alias/{config.bucket_name}"
 
 
 def _q(value: str) -> str:
@@ -134,6 +153,15 @@ def _plan_account_lines(account: AccountFacts) -> list[str]:
         f"  # The plan path ({PLAN_ENV}=1): this account's read-only plan doer, and its profile.",
         f"  plan_role_arn    = {_q(account.plan_doer_arn)}",
         f"  plan_aws_profile = {_q(plan_profile(account.name))}",
+    ]
+
+
+def _kms_lines(backend: StateBackendFacts) -> list[str]:
+    if backend.kms_key_id is None:
+        return []
+    return [
+        "    # The state key (its alias): without it the backend asks for AES256, which the bucket refuses.",
+        f"    kms_key_id           = {_q(backend.kms_key_id)}",
     ]
 
 
@@ -214,6 +242,7 @@ def root_hcl(backend: StateBackendFacts) -> str:
         '    workspace_key_prefix = "${local.account_id}/workspaces"',
         f"    region               = {_q(backend.region)}",
         "    encrypt              = true",
+        *_kms_lines(backend),
         *_lock_lines(backend),
         "    assume_role = {",
         f"      role_arn        = {state_role}",

@@ -27,7 +27,7 @@ from iam.assumer import AssumerRole, AssumerRoleArgs
 from iam.doer import DoerRole, DoerRoleArgs, SharedFacts
 from iam.guard import OrganizationGuard, OrganizationGuardArgs
 from iam.plan import PlanAssumerRole, PlanAssumerRoleArgs, PlanDoerRole, PlanDoerRoleArgs, PlanFacts
-from iam.providers import account_provider, management_provider
+from iam.providers import account_provider, management_assume_roles, management_provider
 from state_backend.backend import StateBackend, StateBackendArgs
 
 SHARED_STACK_REFERENCE = "shared-stack"
@@ -49,9 +49,11 @@ def _providers(
     tags: dict[str, str],
     shared: SharedFacts,
     plan_doer: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None,
+    shared_account_id: str | None = None,
 ) -> dict[str, aws.Provider]:
     # providers.mode = plan: `pulumi preview` with the plan identity, which may assume plan doers only.
     path, name = plan_doer if settings.mode == "plan" and plan_doer else (shared.doer_path, shared.doer_name)
+    via = _shared_doer_arn(shared)
     return {
         account.name: account_provider(
             account=account,
@@ -61,9 +63,19 @@ def _providers(
             doer_path=path,
             doer_name=name,
             source_identity=_provider_source_identity(settings, shared.require_source_identity),
+            # A bootstrapped account is reached through the shared doer; the shared account itself directly.
+            shared_doer_arn=None if account.id == shared_account_id else via,
         )
         for account in accounts
     }
+
+
+def _shared_doer_arn(shared: SharedFacts) -> pulumi.Input[str]:
+    """The shared account's doer, from the assumer's ARN (same account) and the doers' path and name."""
+    values = [shared.assumer_arn, shared.doer_path, shared.doer_name]
+    if all(isinstance(v, str) for v in values):
+        return names.role_arn(str(values[0]).split(":")[4], str(values[1]), str(values[2]))
+    return pulumi.Output.all(*values).apply(lambda v: names.role_arn(str(v[0]).split(":")[4], str(v[1]), str(v[2])))
 
 
 def _provider_source_identity(settings: ProviderSettings, required: pulumi.Input[bool]) -> pulumi.Input[str | None]:
@@ -159,6 +171,7 @@ def build_shared_topology(config: FederationConfig) -> Topology:
         tags=config.tags,
         shared=facts,
         plan_doer=(config.plan_path.doer.path, config.plan_path.doer.name),
+        shared_account_id=config.shared_account.id,
     )
     shared_provider = providers[config.shared_account.name]
     assumer = AssumerRole("assumer", AssumerRoleArgs(config=config, provider=shared_provider))
@@ -173,12 +186,20 @@ def build_shared_topology(config: FederationConfig) -> Topology:
     )
     if config.organization_guard.enabled:
         assert config.management_account_id is not None  # the model requires it when the guard is on
+        guard = config.organization_guard
         guard_provider = management_provider(
             account_id=config.management_account_id,
-            role_name=config.organization_guard.role_name,
             region=config.region,
-            session_name=config.providers.session_name,
             tags=config.tags,
+            assume_roles=management_assume_roles(
+                account_id=config.management_account_id,
+                mode=config.providers.mode,
+                role_name=guard.role_name,
+                plan_role_name=guard.plan_role_name,
+                session_name=config.providers.session_name,
+                shared_doer_arn=names.doer_arns(config)[config.shared_account.name],
+                source_identity=_provider_source_identity(config.providers, facts.require_source_identity),
+            ),
         )
         OrganizationGuard("organization-guard", OrganizationGuardArgs(config=config, provider=guard_provider))
     plan_doers: dict[str, PlanDoerRole] = {}

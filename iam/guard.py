@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from federation import documents
+from federation import documents, limits
 from federation.config import FederationConfig
 from iam.providers import child_options
 
@@ -31,7 +30,9 @@ class OrganizationGuard(pulumi.ComponentResource):
             name="iam-federation-guard",
             type="SERVICE_CONTROL_POLICY",
             description="Only the federation's deployers change its roles; only launchers pass the runners' role.",
-            content=json.dumps(documents.organization_guard(config)),
+            # Minified: Organizations counts the SCP's characters as sent (5,120 at most), and limits.py measures
+            # exactly this string.
+            content=limits.minified(documents.organization_guard(config)),
             opts=child_options(self, args.provider),
         )
         # Keyed by the target id: adding a target adds one attachment and touches no other.

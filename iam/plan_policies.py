@@ -75,22 +75,29 @@ def plan_assumer_permissions_policy(
     plan_doer_name: str,
     state_reader_arn: str,
     organization_id: str,
+    guard_reader_arn: str | None = None,
     partition: str = "aws",
 ) -> PolicyDocument:
-    """What the plan assumer may do: assume the plan doers of the organization and the state reader. Nothing else."""
-    return {
-        "Version": VERSION,
-        "Statement": [
-            {
-                "Sid": "AssumePlanDoersInOrganization",
-                "Effect": "Allow",
-                "Action": ASSUME_ACTIONS,
-                "Resource": any_account_role_arn(plan_doer_path, plan_doer_name, partition),
-                "Condition": {"StringEquals": {"aws:ResourceOrgID": organization_id}},
-            },
-            {"Sid": "AssumeStateReader", "Effect": "Allow", "Action": ASSUME_ACTIONS, "Resource": state_reader_arn},
-        ],
-    }
+    """What the plan assumer may do: assume the plan doers of the organization and the state reader. Nothing else.
+
+    guard_reader_arn: the read-only role in the management account through which `pulumi preview` in providers.mode
+    plan reads the organization guard (organization_guard.plan_role_name), allowed by its exact ARN.
+    """
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "AssumePlanDoersInOrganization",
+            "Effect": "Allow",
+            "Action": ASSUME_ACTIONS,
+            "Resource": any_account_role_arn(plan_doer_path, plan_doer_name, partition),
+            "Condition": {"StringEquals": {"aws:ResourceOrgID": organization_id}},
+        },
+        {"Sid": "AssumeStateReader", "Effect": "Allow", "Action": ASSUME_ACTIONS, "Resource": state_reader_arn},
+    ]
+    if guard_reader_arn:
+        statements.append(
+            {"Sid": "AssumeGuardReader", "Effect": "Allow", "Action": ASSUME_ACTIONS, "Resource": guard_reader_arn}
+        )
+    return {"Version": VERSION, "Statement": statements}
 
 
 def plan_doer_trust_policy(*, plan_assumer_arn: str) -> PolicyDocument:

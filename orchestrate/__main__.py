@@ -1,9 +1,11 @@
 """`python -m orchestrate up|preview --all`: every stack of the project, in order, through the Automation API.
 
-Finds the Pulumi.<stack>.yaml files of the project directory (validated as the program validates them, and
-refused when an account sits in two stacks), runs the shared or complete stacks first, then the member stacks
-as the memory budget allows (orchestrate/schedule.py), stops starting stacks at the first failure, and prints
-one summary. Exit status: 0 all succeeded, 1 a stack failed or did not start, 2 nothing ran (bad input).
+Finds the Pulumi.<stack>.yaml files of the project directory and selects one organization's stacks as `make plan
+STACK=all` does (plan/stacks.py): any invalid stack file, an account in two stacks, or several shared stacks
+without --shared stops it before anything runs, each problem with file:line. Then it runs the shared or complete
+stacks first, then the member stacks as the memory budget allows (orchestrate/schedule.py), stops starting stacks
+at the first failure, and prints one summary. Exit status: 0 all succeeded, 1 a stack failed or did not start,
+2 nothing ran (bad input).
 """
 
 from __future__ import annotations
@@ -17,10 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-import yaml
-
 from federation.config import ConfigError, MemberConfig
-from federation.load import load_config
 from orchestrate.automation import Echo, pulumi_command, run_stack
 from orchestrate.report import Outcome, summary_text
 from orchestrate.schedule import (
@@ -34,7 +33,7 @@ from orchestrate.schedule import (
     jobs_in_order,
     per_stack_bound,
 )
-from plan.runner import stack_file_config, stack_name_of
+from plan.stacks import select_organization
 
 RunOne = Callable[[Job], Outcome]
 
@@ -43,32 +42,23 @@ def _physical_mb() -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
 
 
-def stack_specs(project_dir: Path) -> list[StackSpec]:
-    """Every Pulumi.<stack>.yaml of the project, validated as the program validates it (all must be valid: each
-    is about to run); raises ConfigError with every problem, prefixed by its file."""
-    specs: list[StackSpec] = []
-    problems: list[str] = []
-    for path in sorted(project_dir.glob("Pulumi.*.yaml")):
-        try:
-            config = load_config(stack_file_config(path))
-        except ConfigError as error:
-            problems += [f"{path.name}: {p}" for p in error.problems]
-            continue
-        except (ValueError, yaml.YAMLError) as error:
-            problems.append(f"{path.name}: {' '.join(str(error).split())}")
-            continue
-        specs.append(
-            StackSpec(
-                name=stack_name_of(path),
-                file=path.name,
-                kind=config.stack.kind,
-                account_ids=tuple(a.id for a in config.all_accounts),
-                shared_stack=config.stack.shared_stack if isinstance(config, MemberConfig) else None,
-            )
+def stack_specs(project_dir: Path, shared: str | None = None) -> tuple[list[StackSpec], list[str]]:
+    """The stacks of one organization, as `make plan STACK=all` selects them (plan/stacks.py, select_organization):
+    all or nothing, since every one is about to run. Raises ConfigError (every problem with file:line) on any
+    invalid stack file of the folder, and when several shared stacks exist and ``shared`` does not say which.
+    Returns the specs and the files of other organizations left out."""
+    selection = select_organization(project_dir, shared)
+    specs = [
+        StackSpec(
+            name=stack.name,
+            file=stack.path.name,
+            kind=stack.config.stack.kind,
+            account_ids=tuple(a.id for a in stack.config.all_accounts),
+            shared_stack=stack.config.stack.shared_stack if isinstance(stack.config, MemberConfig) else None,
         )
-    if problems:
-        raise ConfigError(problems)
-    return specs
+        for stack in selection.stacks
+    ]
+    return specs, [stack.path.name for stack in selection.foreign]
 
 
 def execute(schedule: Schedule, run_one: RunOne, echo: Echo) -> dict[str, Outcome]:
@@ -99,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("operation", choices=["up", "preview"])
     parser.add_argument("--all", action="store_true", required=True, help="every stack of the project (required)")
     parser.add_argument("--stacks-dir", type=Path, default=Path("."), help="the project directory (Pulumi.yaml)")
+    parser.add_argument(
+        "--shared", help="the shared or complete stack of the organization to run (needed when there are several)"
+    )
     parser.add_argument("--parallel", type=int, default=None, help="at most this many stacks at once")
     parser.add_argument(
         "--memory-budget-gb",
@@ -120,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory_budget_gb is not None and args.memory_budget_gb <= 0:
         return _fail(f"--memory-budget-gb {args.memory_budget_gb}: must be positive")
     try:
-        specs = stack_specs(project_dir)
+        specs, foreign = stack_specs(project_dir, args.shared)
         jobs = jobs_in_order(specs, args.provider_mb)
     except (ConfigError, OrderError) as error:
         return _fail("stacks cannot run:\n" + "\n".join(f"  - {p}" for p in error.problems))
@@ -136,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             print(line, flush=True)
 
     print(f"pulumi {args.operation} of {len(jobs)} stacks in {project_dir}, shared and complete stacks first.")
+    if foreign:
+        print(f"Left out, another organization's: {', '.join(foreign)}")
     print(
         f"Memory budget {budget_mb} MB; estimate per stack = {ENGINE_MB} MB + {args.provider_mb} MB x accounts"
         + (f"; at most {args.parallel} at once" if args.parallel else "")

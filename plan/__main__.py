@@ -23,13 +23,16 @@ from pathlib import Path
 
 import pulumi
 
-from federation.config import ConfigError
+from federation.config import ConfigError, FederationConfig
 from federation.snippets import for_person, session_name_of
+from plan.check_prerequisites import notes
 from plan.checks import PlanInput, checks_text, run_checks
+from plan.diff import BaseError, changes_of, diff_text, export_of, load_base
 from plan.escalation import analyse
 from plan.matrix import access_matrix
 from plan.model import iam_model
 from plan.report import classes_text, escalation_text, matrix_text, mermaid, plan_text, write_png, write_report
+from plan.review import policy_files, write_policy_files
 from plan.runner import ProgramRun, run_program, stack_name_of
 from plan.stacks import ALL, Selection, select_stacks
 
@@ -110,11 +113,28 @@ def _header(selection: Selection) -> str:
             f"Offline plan of organization {selection.organization.organization_id}: stack '{shared.name}' "
             f"({shared.path}) first, then the member stacks reading it ({members}).\n"
             "Each program runs once; one access matrix covers all of them."
+            + "".join(
+                f"\nLeft out, another organization's: {s.path.name}"
+                + (f" (organization {s.config.organization_id})" if isinstance(s.config, FederationConfig) else "")
+                for s in selection.foreign
+            )
         )
     target = selection.members[-1] if selection.members else shared
     lines = [f"Offline plan of stack '{target.name}' ({target.path})."]
     if selection.members:
         lines.append(f"It reads stack '{shared.name}', planned first; the access matrix covers both.")
+    return "\n".join(lines)
+
+
+def day_two_text(plan: PlanInput) -> str:
+    """With a base: each resource's create / update / replace / delete; always: what the prerequisites assumed."""
+    base = plan.extras.get("base")
+    changes = changes_of(plan)
+    lines = []
+    if base is not None and changes is not None:
+        accepted = [p for stack in plan.selection.stacks for p in stack.config.accepted_replacements]
+        lines.append(diff_text(base, changes, accepted))
+    lines += [f"note: {line}" for line in notes(plan)]
     return "\n".join(lines)
 
 
@@ -124,9 +144,18 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--stack", default="shared", help=f"Pulumi.<stack>.yaml in --dir, or '{ALL}'")
     which.add_argument("--stack-file", type=Path, help="a stack file (its directory holds the stacks it reads)")
     parser.add_argument("--dir", type=Path, default=Path("."), help="where the Pulumi.<stack>.yaml files are")
-    parser.add_argument("--shared", default="shared", help=f"with --stack {ALL}: the shared or complete stack")
-    parser.add_argument("--out", type=Path, help="output directory (default build/plan-<stack>)")
+    parser.add_argument(
+        "--shared", help=f"with --stack {ALL}: the shared or complete stack (needed when the folder holds several)"
+    )
+    parser.add_argument(
+        "--out", type=Path, help=f"output directory (default build/plan-<stack>; {ALL}: build/plan-all/<organization>)"
+    )
     parser.add_argument("--no-png", action="store_true", help="skip the PNG picture")
+    parser.add_argument(
+        "--base",
+        type=Path,
+        help="what is deployed: a `pulumi stack export` or an earlier plan's state.json (README, 'Day two')",
+    )
     parser.add_argument(
         "--who",
         default=os.environ.get("IAM_FEDERATION_WHO") or getpass.getuser(),
@@ -142,23 +171,38 @@ def main(argv: list[str] | None = None) -> int:
     directory, stack = (
         (args.stack_file.parent, stack_name_of(args.stack_file)) if args.stack_file else (args.dir, args.stack)
     )
-    out: Path = args.out or Path("build") / f"plan-{stack}"
-    target = directory / f"Pulumi.{args.shared if stack == ALL else stack}.yaml"
-    if not target.exists():
+    target = directory / f"Pulumi.{stack}.yaml"
+    if stack != ALL and not target.exists():
         return _fail(f"stack file {target} not found")
     try:
+        base = load_base(args.base) if args.base else None
+    except BaseError as error:
+        return _fail(str(error))
+    try:
         selection = select_stacks(directory, stack, shared=args.shared)
-        for warning in selection.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+    except ConfigError as error:
+        if stack != ALL:
+            return _fail(f"{target}: {error}")
+        # All or nothing: nothing of the organization is planned or written while one of its files is wrong.
+        lines = "\n".join(f"  - {p}" for p in error.problems)
+        return _fail(f"the organization plan of {directory} stops here; nothing was planned or written:\n{lines}")
+    for warning in selection.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    try:
         runs = run_selection(selection)
     except (pulumi.RunError, ConfigError) as error:
-        return _fail(f"{target}: {error}")
+        return _fail(f"{selection.stacks[-1].path}: {error}")
+    # One folder per organization: a second organization in the folder never overwrites the first one's plan.
+    out: Path = args.out or Path("build") / (
+        f"plan-{ALL}/{selection.organization.organization_id}" if stack == ALL else f"plan-{stack}"
+    )
 
     organization = selection.organization
     model = iam_model(*runs)
     matrix = access_matrix(organization, model)
     escalation = analyse(organization, matrix)
-    checks = run_checks(PlanInput(selection=selection, runs=runs, model=model))
+    plan_input = PlanInput(selection=selection, runs=runs, model=model, extras={"base": base} if base else {})
+    checks = run_checks(plan_input)
     findings = [finding for found in checks.values() for finding in found]
     shown = _shown(selection, runs)
     names = {a.id: a.name for a in organization.all_accounts}
@@ -173,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     print(escalation_text(matrix, escalation))
     print()
     print(checks_text(checks))
+    if day_two := day_two_text(plan_input):
+        print(day_two)
 
     out.mkdir(parents=True, exist_ok=True)
     # An earlier plan's files to paste go first: they may name accounts since removed, or a failed plan's config.
@@ -183,7 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     (out / "checks.json").write_text(
         json.dumps({name: [f.as_dict() for f in found] for name, found in checks.items()}, indent=2) + "\n"
     )
-    written = ["report.json", "checks.json", "trust-graph.mmd"]
+    # The next plan's base, in `pulumi stack export`'s shape: make plan BASE=<out>/state.json.
+    (out / "state.json").write_text(json.dumps(export_of(runs), separators=(",", ":"), default=str) + "\n")
+    # Every registered policy document, for review in a pull request (written whatever the verdict).
+    write_policy_files(out / "policies", policy_files(runs, names))
+    written = ["report.json", "checks.json", "state.json", "trust-graph.mmd", "policies/"]
     if not args.no_png:
         write_png(matrix, out / "trust-graph.png")
         written.append("trust-graph.png")

@@ -27,6 +27,7 @@ from plan.world import (
     organization_accounts,
     permission_set_of,
     plan_scope,
+    plan_subject_admits,
 )
 
 # Targets that are steps of an escalation rather than assets: judged by where they lead (plan.escalation).
@@ -198,6 +199,10 @@ def expected(config: FederationConfig, world: World, node: Node, target: Target)
             # Reads only, of the account its session is tagged with (and the readable ones); never a lock.
             own = not isolate or node.about == target.subject
             return kind in PLAN_READS and (own or (kind in READ_ONLY and target.subject in readable))
+        if kind == "state-list" and node.key in deployers(world):
+            # Pulumi reads the bucket with HeadBucket, which S3 authorizes as s3:ListBucket: the bucket policy lets
+            # the deployers (the trust root) list keys, or refresh and any in-place bucket update would fail with 403.
+            return True
         if node.kind != "state-mgmt":
             return False
         return not isolate or node.about == target.subject or (kind in READ_ONLY and target.subject in readable)
@@ -219,8 +224,8 @@ def plan_expected(config: FederationConfig, node: Node, target: Target) -> bool 
         # A plan doer with a policy the plan cannot read is modelled as an administrator of its account (a risk taken).
         return node.kind == "plan-doer" and "plan-doer-unverified-policy" in config.risks
     if target.key == "assume:plan-assumer":
-        if node.kind == "oidc-plan":
-            return True  # a token of a configured plan subject (a pull request)
+        if node.kind == "oidc-plan" or plan_subject_admits(config, node.principal):
+            return True  # a token a configured plan subject admits (a pull request; with `ref:*` any ref, main too)
         return node.kind in ("sso", "sso-plan") and permission_set_of(node) in config.plan_path.permission_sets
     if target.kind == "assume-plan":
         return node.kind == "plan-assumer"  # a plan doer: the plan assumer's sessions only

@@ -132,6 +132,21 @@ def _like(pattern: str, value: str) -> bool:
     return re.fullmatch(regex, value) is not None
 
 
+def plan_subject_admits(config: FederationConfig, principal: Principal) -> bool:
+    """Whether a web identity token is one the config makes a plan identity: with the plan path on, a trust's
+    plan_subjects admit its sub (StringLike, as the plan assumer's trust matches it) and its aud is the trust's.
+    A `ref:*` plan subject admits the default branch's apply token and any other ref: by config, plan identities."""
+    if not config.plan_path.enabled or principal.federated is None:
+        return False
+    claims = dict(principal.context)
+    for trust in config.ci.oidc:
+        host = issuer_host(trust.issuer)
+        sub, aud = claims.get(f"{host}:sub"), claims.get(f"{host}:aud")
+        if isinstance(sub, str) and aud == trust.aud and any(_like(p, sub) for p in trust.plan_subjects):
+            return True
+    return False
+
+
 def _outside(subject: str, patterns: list[str]) -> str | None:
     """The subject, or a variant of it, that none of the patterns admits (None when none is found)."""
     for _ in range(4):
@@ -632,7 +647,7 @@ class World:
                 principal = Principal(key, arns[trust.name], context=claims, federated=arns[trust.name])
                 if what == "apply":
                     self._add(Node(key, "oidc", self.shared, principal, ROOT))
-                elif what == "plan":
+                elif what == "plan" or plan_subject_admits(self.config, principal):
                     # A pull request's token: a plan identity when the plan path trusts it, nobody otherwise.
                     owner = PLAN_ANY if self.config.plan_path.enabled else outsider.id
                     self._add(Node(key, "oidc-plan", outsider, principal, owner))

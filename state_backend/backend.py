@@ -33,9 +33,12 @@ class StateBackend(pulumi.ComponentResource):
         self._args = args
         config = args.config
         guard = config.state_backend.protect
-        # protect stops `pulumi destroy` and a config mistake; retain_on_delete keeps the data in AWS if the
-        # resource is ever dropped from the program on purpose.
-        self._stateful: dict[str, Any] = {"protect": guard, "retain_on_delete": guard}
+        # Every resource of the backend, not only the bucket, table and key: `pulumi destroy` goes on past a protected
+        # resource and deletes its unprotected siblings, so a protected bucket would be left without its policy,
+        # public access block, versioning and encryption, the table without its policy, the key without its alias,
+        # and the state without the roles Terraform reaches it through. protect makes `pulumi destroy` (and a config
+        # mistake) keep the whole backend; retain_on_delete keeps it in AWS if a part is dropped from the program.
+        self._guarded: dict[str, Any] = {"protect": guard, "retain_on_delete": guard}
 
         self.state_mgmt_role: aws.iam.Role = self._state_mgmt_role()
         # The plan path's reader, before the key: KMS refuses a key policy naming a principal that does not exist yet.
@@ -57,7 +60,7 @@ class StateBackend(pulumi.ComponentResource):
         self.register_outputs(outputs)
 
     def _opts(self, **extra: Any) -> pulumi.ResourceOptions:
-        return child_options(self, self._args.provider, **extra)
+        return child_options(self, self._args.provider, **self._guarded, **extra)
 
     def _state_mgmt_role(self) -> aws.iam.Role:
         config = self._args.config
@@ -114,7 +117,7 @@ class StateBackend(pulumi.ComponentResource):
     def _key(self) -> aws.kms.Key:
         config = self._args.config
         settings = config.state_backend.kms
-        # Losing the key loses the state it encrypts: it is guarded like the bucket and the table.
+        # Losing the key loses the state it encrypts: it is guarded like the bucket and the table (see _guarded).
         key = aws.kms.Key(
             f"{self._name}-key",
             description=f"Terraform state of {config.organization_id} (bucket and lock table)",
@@ -125,11 +128,11 @@ class StateBackend(pulumi.ComponentResource):
                 self.state_mgmt_role.arn,
                 self.state_reader_role.arn if self.state_reader_role else None,
             ).apply(lambda arns: json.dumps(documents.state_key_policy(config, arns[0], arns[1], arns[2]))),
-            opts=self._opts(**self._stateful),
+            opts=self._opts(),
         )
         aws.kms.Alias(
             f"{self._name}-key-alias",
-            name=f"alias/{config.bucket_name}",
+            name=config.state_key_alias,
             target_key_id=key.key_id,
             opts=self._opts(),
         )
@@ -141,7 +144,7 @@ class StateBackend(pulumi.ComponentResource):
             f"{self._name}-bucket",
             bucket=config.bucket_name,
             force_destroy=False,
-            opts=self._opts(**self._stateful),
+            opts=self._opts(),
         )
         bucket_id = bucket.id
         aws.s3.BucketVersioning(
@@ -227,7 +230,7 @@ class StateBackend(pulumi.ComponentResource):
                 enabled=True, kms_key_arn=self.key.arn if self.key else None
             ),
             deletion_protection_enabled=True,
-            opts=self._opts(**self._stateful),
+            opts=self._opts(),
         )
         aws.dynamodb.ResourcePolicy(
             f"{self._name}-lock-table-policy",

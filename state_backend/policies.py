@@ -44,70 +44,6 @@ KEY_ADMIN_ACTIONS = [
 # (the trust policy compares it with aws:PrincipalAccount); the assumer, part of the trust root, may pass any.
 STATE_ACCOUNT_TAG = "StateAccount"
 STATE_ACCOUNT = "${aws:PrincipalTag/" + STATE_ACCOUNT_TAG + "}"
-# Every item action of the lock table: data (incl. PartiQL, Query, Scan, batch, condition checks) and the two ways to
-# copy the items out (export, point-in-time restore). Only state-mgmt may use them.
-GUARDED_ITEM_ACTIONS = [
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:Query",
-    "dynamodb:Scan",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:PartiQLSelect",
-    "dynamodb:PartiQLInsert",
-    "dynamodb:PartiQLUpdate",
-    "dynamodb:PartiQLDelete",
-    "dynamodb:ExportTableToPointInTime",
-    "dynamodb:RestoreTableToPointInTime",
-]
-# Everything that changes how the lock table is kept: only the roles Pulumi runs as may.
-GUARDED_TABLE_CONFIG_ACTIONS = [
-    "dynamodb:DeleteTable",
-    "dynamodb:UpdateTable",
-    "dynamodb:PutResourcePolicy",
-    "dynamodb:DeleteResourcePolicy",
-    "dynamodb:UpdateContinuousBackups",
-    "dynamodb:UpdateTimeToLive",
-    "dynamodb:CreateTableReplica",
-    "dynamodb:DeleteTableReplica",
-    "dynamodb:EnableKinesisStreamingDestination",
-    "dynamodb:DisableKinesisStreamingDestination",
-    "dynamodb:UpdateKinesisStreamingDestination",
-    "dynamodb:TagResource",
-    "dynamodb:UntagResource",
-    # Copies of the items outside the table's policy: on-demand and AWS Backup backups, global tables.
-    "dynamodb:CreateBackup",
-    "dynamodb:StartAwsBackupJob",
-    "dynamodb:UpdateContributorInsights",
-    "dynamodb:CreateGlobalTable",
-    "dynamodb:UpdateGlobalTable",
-    "dynamodb:UpdateGlobalTableSettings",
-]
-# Every object action (s3:* on the object ARNs): reading, writing, deleting versions, restoring, replicating into the
-# bucket, multipart uploads, retention bypass. Only state-mgmt may use them.
-GUARDED_OBJECT_ACTIONS = ["s3:*"]
-# Listing keys tells which accounts and stacks exist: only state-mgmt lists, and only its own prefix.
-GUARDED_LISTING_ACTIONS = ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"]
-# Every bucket setting a guard or the data depends on: policy, versioning, lifecycle, replication, encryption, public
-# access block, ownership, logging, inventory and notification targets (both leak keys). Only Pulumi's roles may.
-GUARDED_BUCKET_CONFIG_ACTIONS = [
-    "s3:PutBucket*",
-    "s3:DeleteBucket*",
-    "s3:PutLifecycleConfiguration",
-    "s3:PutReplicationConfiguration",
-    "s3:PutEncryptionConfiguration",
-    "s3:PutInventoryConfiguration",
-    "s3:PutAnalyticsConfiguration",
-    "s3:PutMetricsConfiguration",
-    "s3:PutIntelligentTieringConfiguration",
-    "s3:PutAccelerateConfiguration",
-    # S3 Metadata tables journal every key into a table the caller chooses.
-    "s3:CreateBucketMetadataTableConfiguration",
-    "s3:DeleteBucketMetadataTableConfiguration",
-]
 
 
 def bucket_arn(bucket: str, partition: str = "aws") -> str:
@@ -118,6 +54,18 @@ def table_arn(region: str, account_id: str, table: str, partition: str = "aws") 
     return f"arn:{partition}:dynamodb:{region}:{account_id}:table/{table}"
 
 
+# ---- The state bucket's policy ---------------------------------------------------------------------------------
+# What Terraform's S3 backend asks of the bucket itself: ListObjectsV2 (s3:ListBucket) with the workspace prefix
+# (hashicorp/terraform internal/backend/remote-state/s3/backend_state.go Workspaces); every other request it makes
+# (GetObject, HeadObject, PutObject and its multipart upload, DeleteObject: client.go) is on objects.
+STATE_BUCKET_ACTIONS = ["s3:ListBucket"]
+# What the shared plan doer (plan mode) may read of the bucket: its settings (the reads of terraform-provider-aws
+# internal/service/s3/bucket.go resourceBucketRead and the bucket_* resources). s3:Get* on the bucket ARN reads
+# settings only (object reads are on the objects' ARNs). Not s3:ListBucket: HeadBucket needs it, but it lists every
+# account's state keys, and a pull request's token reaches the plan doer (plan/check_deployer.py withholds it).
+BUCKET_SETTINGS_READ_ACTIONS = ["s3:Get*"]
+
+
 def state_bucket_policy(
     *,
     bucket: str,
@@ -125,31 +73,46 @@ def state_bucket_policy(
     deployer_arns: list[str],
     sse_algorithm: str,
     state_reader_arn: str | None = None,
+    plan_doer_arn: str | None = None,
     partition: str = "aws",
 ) -> PolicyDocument:
-    """Bucket policy: TLS only; only state-mgmt touches or lists state; only Pulumi's roles change the bucket.
+    """Bucket policy, as an allow-list of principals: TLS only; every S3 action on the bucket and its objects denied
+    to everyone but the named roles, each then narrowed to what it is for.
 
-    deployer_arns: the roles Pulumi runs as in the shared account (the bootstrap role and the shared doer).
-    state_reader_arn (the plan path): passes the object and listing guards too, and is then denied everything but
-    reading objects and listing keys, so state-mgmt stays the only writer whatever the reader's own policy says.
+    deployer_arns: the roles Pulumi runs as in the shared account (the bootstrap role and the shared doer). They may
+    do everything to the bucket itself, which is how Pulumi creates, reads (HeadBucket needs s3:ListBucket), updates
+    and deletes it and its settings, and nothing to its objects. state-mgmt alone reads and writes objects, and on the
+    bucket only lists keys. state_reader_arn (the plan path): reads objects and lists keys, nothing else.
+    plan_doer_arn (plan mode's identity in the shared account): reads the bucket's settings, never an object.
     """
     bucket_resource = bucket_arn(bucket, partition)
     objects = f"{bucket_resource}/*"
-    state_roles: str | list[str] = [state_mgmt_arn, state_reader_arn] if state_reader_arn else state_mgmt_arn
-    only_state_mgmt = {"ArnNotEquals": {"aws:PrincipalArn": state_roles}}
-    reader_reads_only: list[dict[str, Any]] = []
+    state_roles = sorted({state_mgmt_arn, *([state_reader_arn] if state_reader_arn else [])})
+    named = sorted({*state_roles, *deployer_arns, *([plan_doer_arn] if plan_doer_arn else [])})
+
+    def only(sid: str, allowed: list[str], resource: str | list[str], who: str | list[str]) -> dict[str, Any]:
+        # NotAction: any S3 action added later is denied to the role too (S3 bucket policies take NotAction).
+        return {
+            "Sid": sid,
+            "Effect": "Deny",
+            "Principal": "*",
+            "NotAction": allowed,
+            "Resource": resource,
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": who}},
+        }
+
+    narrowed = [only("StateMgmtListsOnlyOnTheBucket", STATE_BUCKET_ACTIONS, bucket_resource, state_mgmt_arn)]
     if state_reader_arn:
-        reader_reads_only.append(
-            {
-                "Sid": "StateReaderReadsOnly",
-                "Effect": "Deny",
-                "Principal": "*",
-                # NotAction: any object or bucket action S3 adds later is denied to the reader too.
-                "NotAction": [*STATE_READ_ACTIONS, "s3:ListBucket"],
-                "Resource": [bucket_resource, objects],
-                "Condition": {"ArnEquals": {"aws:PrincipalArn": state_reader_arn}},
-            }
+        narrowed.append(
+            only(
+                "StateReaderReadsOnly",
+                [*STATE_READ_ACTIONS, "s3:ListBucket"],
+                [bucket_resource, objects],
+                state_reader_arn,
+            )
         )
+    if plan_doer_arn:
+        narrowed.append(only("PlanDoerReadsSettingsOnly", BUCKET_SETTINGS_READ_ACTIONS, bucket_resource, plan_doer_arn))
     return {
         "Version": VERSION,
         "Statement": [
@@ -162,34 +125,28 @@ def state_bucket_policy(
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}},
             },
             {
+                # An allow-list, not a list of actions: whatever S3 adds (s3:PauseReplication, tagging, metadata
+                # tables, ...) is denied to everyone else. One PutBucketPolicy, PutBucketVersioning or
+                # PutLifecycleConfiguration of a principal with S3 power but no IAM power would otherwise lift every
+                # other guard or expire the current state.
+                "Sid": "DenyBucketExceptNamedRoles",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_resource, objects],
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": named}},
+            },
+            {
                 # An admin of the shared account (its doer, an SSO admin) would otherwise read and rewrite every
                 # account's state directly; the chain through state-mgmt, scoped to one account, is the only door.
-                "Sid": "DenyStateObjectsExceptStateMgmt",
+                "Sid": "DenyStateObjectsExceptStateRoles",
                 "Effect": "Deny",
                 "Principal": "*",
-                "Action": GUARDED_OBJECT_ACTIONS,
+                "Action": "s3:*",
                 "Resource": objects,
-                "Condition": only_state_mgmt,
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": state_roles}},
             },
-            *reader_reads_only,
-            {
-                "Sid": "DenyListingExceptStateMgmt",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": GUARDED_LISTING_ACTIONS,
-                "Resource": bucket_resource,
-                "Condition": only_state_mgmt,
-            },
-            {
-                # Without this, one PutBucketPolicy, PutBucketVersioning or PutLifecycleConfiguration call of a
-                # principal with S3 power but no IAM power would lift every other guard or expire the current state.
-                "Sid": "DenyBucketConfigExceptDeployers",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": GUARDED_BUCKET_CONFIG_ACTIONS,
-                "Resource": bucket_resource,
-                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": sorted(deployer_arns)}},
-            },
+            *narrowed,
             {
                 # A customer-provided key (SSE-C) would hold the state to ransom: only the holder of the key reads it.
                 "Sid": "DenyCustomerProvidedKeys",
@@ -215,49 +172,157 @@ def state_bucket_policy(
     }
 
 
-def lock_table_policy(
-    *, table_arn: str, state_mgmt_arn: str, deployer_arns: list[str], state_reader_arn: str | None = None
-) -> PolicyDocument:
-    """Resource policy of the lock table: only state-mgmt touches items, only Pulumi's roles change the table.
+# ---- The lock table's resource policy -------------------------------------------------------------------------
+# What DynamoDB accepts in a *table* resource-based policy, as data: every row of AWS's page whose "Resource-based
+# policy support" is Yes, as the IAM action it authorizes. Any other name (CreateGlobalTable, StartAwsBackupJob, a
+# stream action, ...) makes PutResourcePolicy refuse the whole document ("Invalid policy document: The following
+# action names are invalid"); moto stores any name, so only this list catches it offline.
+TABLE_POLICY_ACTIONS_SOURCE = (
+    "AWS DynamoDB Developer Guide, 'DynamoDB API operations supported by resource-based policies' "
+    "(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/rbac-iam-actions.html)"
+)
+# action -> the page's table it comes from. The page names API operations; they are the IAM actions of the same name,
+# except PartiQL's three APIs (ExecuteStatement, BatchExecuteStatement, ExecuteTransaction), which are authorized by
+# the four PartiQL* actions ('IAM security policies with PartiQL for DynamoDB', ql-iam.html), and the Transact*
+# APIs, which are authorized per item as GetItem/PutItem/UpdateItem/DeleteItem (no IAM action of their own).
+TABLE_POLICY_ACTIONS: dict[str, str] = {
+    "dynamodb:DeleteItem": "Data plane",
+    "dynamodb:GetItem": "Data plane",
+    "dynamodb:PutItem": "Data plane",
+    "dynamodb:Query": "Data plane",
+    "dynamodb:Scan": "Data plane",
+    "dynamodb:UpdateItem": "Data plane",
+    "dynamodb:BatchGetItem": "Data plane",
+    "dynamodb:BatchWriteItem": "Data plane",
+    "dynamodb:PartiQLSelect": "PartiQL (ql-iam.html)",
+    "dynamodb:PartiQLInsert": "PartiQL (ql-iam.html)",
+    "dynamodb:PartiQLUpdate": "PartiQL (ql-iam.html)",
+    "dynamodb:PartiQLDelete": "PartiQL (ql-iam.html)",
+    "dynamodb:DeleteTable": "Control plane",
+    "dynamodb:DescribeTable": "Control plane",
+    "dynamodb:UpdateTable": "Control plane",
+    "dynamodb:DescribeTableReplicaAutoScaling": "Global tables 2019.11.21",
+    "dynamodb:UpdateTableReplicaAutoScaling": "Global tables 2019.11.21",
+    "dynamodb:ListTagsOfResource": "Tags",
+    "dynamodb:TagResource": "Tags",
+    "dynamodb:UntagResource": "Tags",
+    "dynamodb:CreateBackup": "Backup and Restore",
+    "dynamodb:DescribeContinuousBackups": "Continuous Backup/Restore (PITR)",
+    "dynamodb:RestoreTableToPointInTime": "Continuous Backup/Restore (PITR)",
+    "dynamodb:UpdateContinuousBackups": "Continuous Backup/Restore (PITR)",
+    "dynamodb:DescribeContributorInsights": "Contributor Insights",
+    "dynamodb:UpdateContributorInsights": "Contributor Insights",
+    "dynamodb:ExportTableToPointInTime": "Export",
+    "dynamodb:DescribeKinesisStreamingDestination": "Kinesis Data Streams",
+    "dynamodb:DisableKinesisStreamingDestination": "Kinesis Data Streams",
+    "dynamodb:EnableKinesisStreamingDestination": "Kinesis Data Streams",
+    "dynamodb:UpdateKinesisStreamingDestination": "Kinesis Data Streams",
+    "dynamodb:GetResourcePolicy": "Resource-based policy",
+    "dynamodb:PutResourcePolicy": "Resource-based policy",
+    "dynamodb:DeleteResourcePolicy": "Resource-based policy",
+    "dynamodb:DescribeTimeToLive": "Time-to-Live",
+    "dynamodb:UpdateTimeToLive": "Time-to-Live",
+}
+# The one wildcard the table policy uses. AWS's own example grants "dynamodb:*" on a table and its indexes
+# ('DynamoDB resource-based policy examples', rbac-examples.html, "access to perform all actions"), and
+# terraform-provider-aws's acceptance test of aws_dynamodb_resource_policy attaches "dynamodb:*" on the table ARN and
+# "<table ARN>/*" (internal/service/dynamodb/testdata/tmpl/resource_policy_basic.gtpl). NotAction in a table policy
+# is documented nowhere we found, so the policy does not use it: each named role is narrowed by the accepted names.
+TABLE_POLICY_WILDCARD = "dynamodb:*"
+# Reading or writing items, one at a time, in batches, by query, scan or PartiQL.
+TABLE_ITEM_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLSelect",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+]
+# Copies of every item outside the table's policy: an on-demand backup, an export to S3, a restored table.
+TABLE_COPY_ACTIONS = [
+    "dynamodb:CreateBackup",
+    "dynamodb:ExportTableToPointInTime",
+    "dynamodb:RestoreTableToPointInTime",
+]
+# What `pulumi refresh` / `preview --refresh` reads of the table and its policy (terraform-provider-aws
+# internal/service/dynamodb/table.go resourceTableRead, resource_policy.go findResourcePolicyByARN).
+TABLE_READ_ACTIONS = [
+    "dynamodb:DescribeTable",
+    "dynamodb:DescribeContinuousBackups",
+    "dynamodb:DescribeTimeToLive",
+    "dynamodb:ListTagsOfResource",
+    "dynamodb:GetResourcePolicy",
+    "dynamodb:DescribeKinesisStreamingDestination",
+    "dynamodb:DescribeContributorInsights",
+    "dynamodb:DescribeTableReplicaAutoScaling",
+]
 
-    state_reader_arn (the plan path): may read single items (the state digests Terraform checks), nothing else.
+
+def _but(actions: list[str]) -> list[str]:
+    """Every action a table policy may name, except these (a deny that narrows a named role to them)."""
+    return [a for a in TABLE_POLICY_ACTIONS if a not in actions]
+
+
+def table_resources(table_arn: str, everything_under: bool = False) -> list[str]:
+    """The table and its indexes (where Query and Scan also read items); everything_under: "<table>/*", indexes and
+    streams, the shape terraform-provider-aws's acceptance test attaches with "dynamodb:*"."""
+    return [table_arn, f"{table_arn}/*" if everything_under else f"{table_arn}/index/*"]
+
+
+def lock_table_policy(
+    *,
+    table_arn: str,
+    state_mgmt_arn: str,
+    deployer_arns: list[str],
+    state_reader_arn: str | None = None,
+    plan_doer_arn: str | None = None,
+) -> PolicyDocument:
+    """Resource policy of the lock table, as an allow-list of principals.
+
+    Everything on the table is denied to every principal but the named roles (state-mgmt, the state reader, the
+    deployers, the shared plan doer), so a DynamoDB API added later is denied too. Each named role is then narrowed:
+    state-mgmt to items, the state reader to GetItem, the deployers to everything but items and copies of them, the
+    plan doer (plan mode: `pulumi preview --refresh`) to reading the table's settings.
     """
-    state_roles: str | list[str] = [state_mgmt_arn, state_reader_arn] if state_reader_arn else state_mgmt_arn
-    reader_reads_only: list[dict[str, Any]] = []
+    resources = table_resources(table_arn)
+    named = sorted({state_mgmt_arn, *deployer_arns, *(a for a in (state_reader_arn, plan_doer_arn) if a)})
+
+    def narrow(sid: str, actions: list[str], who: str | list[str]) -> dict[str, Any]:
+        return {
+            "Sid": sid,
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": actions,
+            "Resource": resources,
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": who}},
+        }
+
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "DenyTableExceptNamedRoles",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": TABLE_POLICY_WILDCARD,
+            "Resource": table_resources(table_arn, everything_under=True),
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": named}},
+        },
+        # Pulumi keeps the table, never its items: an admin of the shared account who is a deployer still reads no
+        # lock item and copies none out.
+        narrow("DeployersNoItems", [*TABLE_ITEM_ACTIONS, *TABLE_COPY_ACTIONS], sorted(deployer_arns)),
+        narrow("StateMgmtItemsOnly", _but(TABLE_ITEM_ACTIONS), state_mgmt_arn),
+    ]
     if state_reader_arn:
-        reader_reads_only.append(
-            {
-                "Sid": "StateReaderReadsOnly",
-                "Effect": "Deny",
-                "Principal": "*",
-                # Listed rather than NotAction: the item actions are what the guard above names, minus GetItem.
-                "Action": [a for a in GUARDED_ITEM_ACTIONS if a not in LOCK_READ_ACTIONS],
-                "Resource": table_arn,
-                "Condition": {"ArnEquals": {"aws:PrincipalArn": state_reader_arn}},
-            }
-        )
-    return {
-        "Version": VERSION,
-        "Statement": [
-            {
-                "Sid": "DenyLockItemsExceptStateMgmt",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": GUARDED_ITEM_ACTIONS,
-                "Resource": table_arn,
-                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": state_roles}},
-            },
-            *reader_reads_only,
-            {
-                "Sid": "DenyTableConfigExceptDeployers",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": GUARDED_TABLE_CONFIG_ACTIONS,
-                "Resource": table_arn,
-                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": sorted(deployer_arns)}},
-            },
-        ],
-    }
+        # The plan path reads the state digests Terraform checks, nothing else.
+        statements.append(narrow("StateReaderGetItemOnly", _but(LOCK_READ_ACTIONS), state_reader_arn))
+    if plan_doer_arn:
+        statements.append(narrow("PlanDoerReadsSettingsOnly", _but(TABLE_READ_ACTIONS), plan_doer_arn))
+    return {"Version": VERSION, "Statement": statements}
 
 
 def state_mgmt_trust_policy(
@@ -390,6 +455,14 @@ def via_services(region: str) -> list[str]:
 # What the configured key admins may do: look after the key, never disable, delete, re-grant or re-policy it (one such
 # call would make every account's state unreadable).
 KEY_AUDIT_ACTIONS = ["kms:Describe*", "kms:Get*", "kms:List*", "kms:EnableKeyRotation", "kms:TagResource"]
+# What `pulumi refresh` / `preview --refresh` reads of the key (terraform-provider-aws internal/service/kms/key.go
+# resourceKeyRead: DescribeKey, GetKeyPolicy, GetKeyRotationStatus, ListResourceTags).
+KEY_SETTINGS_READ_ACTIONS = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"]
+KEY_POLICY_SOURCES = (
+    "AWS KMS Developer Guide, 'Default key policy' (https://docs.aws.amazon.com/kms/latest/developerguide/"
+    "key-policy-default.html) and 'PutKeyPolicy: BypassPolicyLockoutSafetyCheck' "
+    "(https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html)"
+)
 
 
 def state_key_policy(
@@ -400,14 +473,20 @@ def state_key_policy(
     account_id: str,
     region: str,
     state_reader_arn: str | None = None,
+    plan_doer_arn: str | None = None,
+    partition: str = "aws",
 ) -> PolicyDocument:
     """Key policy of the state key: only the deployers manage it, only state-mgmt uses it for data.
 
-    No statement delegates to the account root, so an administrator of the shared account gets no use of the key
-    through IAM alone. The roles Pulumi runs as are the admins, which the lockout safety check requires; configured
-    key admins (auditor_arns) get the non-destructive actions only. The state reader (plan path) may decrypt through
-    the two stores, never encrypt.
+    No statement lets an administrator of the shared account use the key through IAM alone. The roles Pulumi runs
+    as are the admins, which KMS's lockout safety check requires (the caller of CreateKey/PutKeyPolicy must be able
+    to put the policy again). KMS keeps a role named in Principal as its unique id: re-create both admin roles and
+    that statement names nobody. KeyAdministrationByArn names them by ARN instead (the account as principal,
+    narrowed by aws:PrincipalArn, as the trusts of iam/policies.py do), so roles re-created under the same names
+    manage the key again. Configured key admins (auditor_arns) get the non-destructive actions only. The state reader
+    (plan path) may decrypt through the two stores, never encrypt; the shared plan doer reads the key's settings.
     """
+    account_root = f"arn:{partition}:iam::{account_id}:root"
     extra: list[dict[str, Any]] = []
     if auditor_arns:
         extra.append(
@@ -430,6 +509,17 @@ def state_key_policy(
                 "Condition": {"StringEquals": {"kms:ViaService": via_services(region)}},
             }
         )
+    if plan_doer_arn:
+        extra.append(
+            {
+                "Sid": "PlanDoerReadsSettings",
+                "Effect": "Allow",
+                "Principal": {"AWS": account_root},
+                "Action": KEY_SETTINGS_READ_ACTIONS,
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": plan_doer_arn}},
+            }
+        )
     return {
         "Version": VERSION,
         "Statement": [
@@ -440,6 +530,16 @@ def state_key_policy(
                 "Principal": {"AWS": admin_arns},
                 "Action": KEY_ADMIN_ACTIONS,
                 "Resource": "*",
+            },
+            {
+                # Survives re-creating the admin roles: matched by ARN at request time, not by a stored unique id.
+                # The account principal delegates to IAM, and the condition keeps that to the deployers' ARNs.
+                "Sid": "KeyAdministrationByArn",
+                "Effect": "Allow",
+                "Principal": {"AWS": account_root},
+                "Action": KEY_ADMIN_ACTIONS,
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": sorted(admin_arns)}},
             },
             {
                 "Sid": "StateMgmtUse",

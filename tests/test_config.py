@@ -174,3 +174,17 @@ def test_structured_values_arrive_as_json_text_like_the_cli_sends_them(section: 
     assert raw["iam-federation:accounts"].startswith("[")
     assert raw["pulumi:disable-default-providers"] == '["*"]'
     assert parse_config(raw).accounts[0].name == "dev"
+
+
+def test_a_key_typo_is_one_line_with_the_key_it_resembles(section: dict[str, Any]) -> None:
+    """issue #17 item 6: `regoin` gave two lines (unknown regoin, missing region) and no hint."""
+    typo = with_changes(section, region=None, regoin="us-east-1")
+    typo["iam-federation:sso"] = {"permision_sets": ["AWSAdministratorAccess"]}
+    typo["iam-federation:accounts"] = [{"name": "dev", "id": "222222222222", "retain_on_delet": True}]
+    assert sorted(problems_of(typo)) == [
+        "iam-federation:accounts[0].retain_on_delet: unknown key (check the spelling); did you mean retain_on_delete?",
+        "iam-federation:regoin: unknown key (check the spelling); did you mean region? (required, and missing)",
+        "iam-federation:sso.permision_sets: unknown key (check the spelling); did you mean permission_sets?",
+    ]
+    # Nothing like any key: no guess.
+    assert problems_of(with_changes(section, zzzzzz=1)) == ["iam-federation:zzzzzz: unknown key (check the spelling)"]

@@ -417,7 +417,7 @@ def test_stack_config_reads_declared_keys_with_pulumi_config(language_host: Any)
     assert "aws:region" not in values
     with pytest.raises(ConfigError) as caught:
         load_config(values)
-    assert caught.value.problems == ["iam-federation:acounts: unknown key (check the spelling)"]
+    assert caught.value.problems == ["iam-federation:acounts: unknown key (check the spelling); did you mean accounts?"]
 
 
 def test_stack_keys_lists_the_namespace_from_what_the_language_host_hands_over(language_host: Any) -> None:

@@ -798,7 +798,7 @@ def test_unreadable_stack_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert "stack file" in capsys.readouterr().err
     bad = write_stack(tmp_path, "bad", {**SECTION, "iam-federation:region": "mars-1"})
     assert cli.main(["doctor", "--stack-file", str(bad)]) == 2
-    assert "Pulumi.bad.yaml: iam-federation:region = 'mars-1'" in capsys.readouterr().err
+    assert "Pulumi.bad.yaml:9:3: iam-federation:region = 'mars-1'" in capsys.readouterr().err
     member = {
         "iam-federation:stack": {"kind": "member", "shared_stack": "acme/iam-federation/gone"},
         "iam-federation:region": REGION,

@@ -143,7 +143,7 @@ def _drop_tag_condition(model: IamModel) -> None:
 def _drop_bucket_guard(model: IamModel) -> None:
     assert model.bucket_policy is not None
     model.bucket_policy["Statement"] = [
-        s for s in model.bucket_policy["Statement"] if s["Sid"] != "DenyBucketConfigExceptDeployers"
+        s for s in model.bucket_policy["Statement"] if s["Sid"] != "DenyBucketExceptNamedRoles"
     ]
 
 

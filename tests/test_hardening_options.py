@@ -60,8 +60,13 @@ def test_key_policy_lets_only_admins_manage_and_state_mgmt_use(kms_run: ProgramR
     }
     via = policy["DynamoDbOnBehalfOfAdmins"]["Condition"]["StringEquals"]
     assert via == {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com", "kms:CallerAccount": SHARED}
-    principals = json.dumps([s["Principal"] for s in policy.values()])
-    assert ":root" not in principals, "no statement may delegate the key to the whole account"
+    # The account principal only with aws:PrincipalArn narrowing it to named roles: never the whole account.
+    for sid, statement in policy.items():
+        if ":root" in json.dumps(statement["Principal"]):
+            assert statement["Principal"] == {"AWS": f"arn:aws:iam::{SHARED}:root"}, sid
+            assert set(statement["Condition"]) == {"ArnEquals"}, sid
+    assert policy["KeyAdministrationByArn"]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": sorted(admins)}}
+    assert policy["KeyAdministrationByArn"]["Action"] == policy["KeyAdministration"]["Action"]
 
 
 def test_bucket_table_and_state_mgmt_use_the_key(kms_run: ProgramRun) -> None:

@@ -118,9 +118,9 @@ def test_bucket_and_table_settings_read_back_from_moto(shared_world: Materialize
     sids = [s["Sid"] for s in json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])["Statement"]]
     assert sids == [
         "DenyInsecureTransport",
-        "DenyStateObjectsExceptStateMgmt",
-        "DenyListingExceptStateMgmt",
-        "DenyBucketConfigExceptDeployers",
+        "DenyBucketExceptNamedRoles",
+        "DenyStateObjectsExceptStateRoles",
+        "StateMgmtListsOnlyOnTheBucket",
         "DenyCustomerProvidedKeys",
         "DenyWrongEncryptionHeader",
     ]
@@ -230,6 +230,7 @@ def test_hardened_backend_materializes_with_its_key_and_logging(worlds: MotoWorl
         policy = json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
         assert [s["Sid"] for s in policy["Statement"]] == [
             "KeyAdministration",
+            "KeyAdministrationByArn",
             "StateMgmtUse",
             "DynamoDbOnBehalfOfAdmins",
         ]

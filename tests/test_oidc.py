@@ -53,8 +53,8 @@ def github(**changes: Any) -> dict[str, Any]:
     trust = {
         "name": "github",
         "provider": "github",
-        "apply_subjects": ["repo:acme/infra:ref:refs/heads/main"],
-        "plan_subjects": ["repo:acme/infra:pull_request"],
+        "apply_subjects": ["repo:acme@1234567/infra@890123456:ref:refs/heads/main"],
+        "plan_subjects": ["repo:acme@1234567/infra@890123456:pull_request"],
     }
     return {**trust, **changes}
 
@@ -86,8 +86,8 @@ def problems_of(section: dict[str, Any]) -> list[str]:
         (github(apply_subjects=["*"]), "ci.oidc[0].apply_subjects[0] = '*'", "other repositories of the forge"),
         (github(plan_subjects=["repo:*"]), "ci.oidc[0].plan_subjects[0] = 'repo:*'", "other repositories"),
         (
-            github(plan_subjects=["repo:acme/*:pull_request"]),
-            "ci.oidc[0].plan_subjects[0] = 'repo:acme/*:pull_request'",
+            github(plan_subjects=["repo:acme@1234567/*:pull_request"]),
+            "ci.oidc[0].plan_subjects[0] = 'repo:acme@1234567/*:pull_request'",
             "names no single repository",
         ),
         (
@@ -97,8 +97,8 @@ def problems_of(section: dict[str, Any]) -> list[str]:
         ),
         (gitlab(plan_subjects=["project_path:*"]), "ci.oidc[0].plan_subjects[0] = 'project_path:*'", "other repos"),
         (
-            github(apply_subjects=["repo:acme/infra:branch:main"]),
-            "ci.oidc[0].apply_subjects[0] = 'repo:acme/infra:branch:main'",
+            github(apply_subjects=["repo:acme@1234567/infra@890123456:branch:main"]),
+            "ci.oidc[0].apply_subjects[0] = 'repo:acme@1234567/infra@890123456:branch:main'",
             "not a github subject of a documented form: repo:<owner>/<repo>:ref:refs/heads/<branch>",
         ),
         (
@@ -107,13 +107,13 @@ def problems_of(section: dict[str, Any]) -> list[str]:
             "not a gitlab subject of a documented form: project_path:<group>/<project>:ref_type:<branch|tag>",
         ),
         (
-            github(apply_subjects=["repo:acme/infra:pull_request"]),
-            "ci.oidc[0].apply_subjects[0] = 'repo:acme/infra:pull_request'",
+            github(apply_subjects=["repo:acme@1234567/infra@890123456:pull_request"]),
+            "ci.oidc[0].apply_subjects[0] = 'repo:acme@1234567/infra@890123456:pull_request'",
             "a pull request's token runs code nobody has reviewed",
         ),
         (
-            github(apply_subjects=["repo:acme/infra:ref:refs/heads/*"]),
-            "ci.oidc[0].apply_subjects[0] = 'repo:acme/infra:ref:refs/heads/*'",
+            github(apply_subjects=["repo:acme@1234567/infra@890123456:ref:refs/heads/*"]),
+            "ci.oidc[0].apply_subjects[0] = 'repo:acme@1234567/infra@890123456:ref:refs/heads/*'",
             "apply subjects name exact refs or environments",
         ),
         (github(apply_subjects=[], plan_subjects=[]), "ci.oidc[0]: no apply_subjects and no plan_subjects", ""),
@@ -161,7 +161,9 @@ def test_each_dangerous_or_broken_trust_is_one_error_naming_key_and_value(
 
 
 def test_two_trusts_of_one_issuer_or_one_name_are_refused() -> None:
-    problems = problems_of(section_with(github(), github(apply_subjects=["repo:acme/other:ref:refs/heads/main"])))
+    problems = problems_of(
+        section_with(github(), github(apply_subjects=["repo:acme@1234567/other@2:ref:refs/heads/main"]))
+    )
     assert problems == [
         "iam-federation:ci.oidc[1].name = 'github': same name as ci.oidc[0].name",
         "iam-federation:ci.oidc[1].issuer_url = 'https://token.actions.githubusercontent.com': ci.oidc[0] creates the "
@@ -180,8 +182,10 @@ def test_documented_forms_pass_and_defaults_fill_in() -> None:
                 "provider": "github",
                 "issuer_url": "https://token.actions.githubusercontent.com/acme-enterprise",
                 "provider_arn": f"{GITHUB_ARN}/acme-enterprise",
-                "plan_subjects": ["repo:acme/infra:ref:refs/heads/feature-*"],
+                "plan_subjects": ["repo:acme@1234567/infra@890123456:ref:refs/heads/feature-*"],
             },
+            # The mutable form of the second apply subject, taken on as a named risk.
+            accepted_risks=["github-mutable-subject"],
         )
     )
     first, second, third = config.ci.oidc
@@ -192,7 +196,7 @@ def test_documented_forms_pass_and_defaults_fill_in() -> None:
         "gitlab": f"arn:aws:iam::{SHARED}:oidc-provider/gitlab.acme.example",
         "ghec": f"{GITHUB_ARN}/acme-enterprise",
     }
-    assert third.plan_subjects == ["repo:acme/infra:ref:refs/heads/feature-*"]
+    assert third.plan_subjects == ["repo:acme@1234567/infra@890123456:ref:refs/heads/feature-*"]
 
 
 def test_many_subjects_overflow_the_assumer_trust_naming_ci_oidc() -> None:
@@ -201,12 +205,14 @@ def test_many_subjects_overflow_the_assumer_trust_naming_ci_oidc() -> None:
         github(apply_subjects=[f"repo:acme/service-{i:02d}:environment:production" for i in range(10)]),
         gitlab(apply_subjects=[f"project_path:acme/service-{i:02d}:ref_type:branch:ref:main" for i in range(10)]),
     ]
-    (problem,) = problems_of(section_with(*trusts))
+    (problem,) = problems_of(section_with(*trusts, accepted_risks=["github-mutable-subject"]))
     assert problem.startswith(
         "iam-federation:sso.permission_sets, ci.extra_trusted_principal_arns, ci.oidc: the assumer trust policy"
     )
     assert "over its limit of 2,048" in problem
-    raised = config_of(section_with(*trusts, limits={"trust_policy_max_chars": 4096}))
+    raised = config_of(
+        section_with(*trusts, limits={"trust_policy_max_chars": 4096}, accepted_risks=["github-mutable-subject"])
+    )
     size = next(m.size for m in measure(raised) if m.what == "assumer trust policy")
     assert 2048 < size <= 4096
 
@@ -220,8 +226,11 @@ def test_trust_statements_are_plain_dicts_per_kind_of_subject() -> None:
         provider_arn=GITHUB_ARN,
         issuer_url="https://token.actions.githubusercontent.com",
         audience="sts.amazonaws.com",
-        apply_subjects=("repo:acme/infra:environment:production",),
-        plan_subjects=("repo:acme/infra:pull_request", "repo:acme/infra:ref:refs/heads/*"),
+        apply_subjects=("repo:acme@1234567/infra@890123456:environment:production",),
+        plan_subjects=(
+            "repo:acme@1234567/infra@890123456:pull_request",
+            "repo:acme@1234567/infra@890123456:ref:refs/heads/*",
+        ),
     )
     (apply,) = policies.oidc_trust_statements([trust], "apply")
     assert apply == {
@@ -231,7 +240,7 @@ def test_trust_statements_are_plain_dicts_per_kind_of_subject() -> None:
         "Action": "sts:AssumeRoleWithWebIdentity",
         "Condition": {
             "StringEquals": {f"{GH}:aud": "sts.amazonaws.com"},
-            "StringLike": {f"{GH}:sub": ["repo:acme/infra:environment:production"]},
+            "StringLike": {f"{GH}:sub": ["repo:acme@1234567/infra@890123456:environment:production"]},
         },
     }
     (plan,) = policies.oidc_trust_statements([trust], "plan")
@@ -270,7 +279,7 @@ def test_the_program_creates_each_issuers_provider_before_the_assumer(
         str(p.state["arn"]) for p in providers
     }
     assert trust["OidcGithubApply"]["Condition"]["StringLike"] == {
-        f"{GH}:sub": ["repo:acme/infra:environment:production"]
+        f"{GH}:sub": ["repo:acme@1234567/infra@890123456:environment:production"]
     }
     assert trust["OidcGitlabApply"]["Condition"] == {
         "StringEquals": {"gitlab.com:aud": "https://gitlab.com"},
@@ -319,21 +328,45 @@ def allowed(principal: Principal, trust: dict[str, Any], action: str = "sts:Assu
 @pytest.mark.parametrize(
     ("principal", "trust", "expected"),
     [
-        (token("repo:acme/infra:ref:refs/heads/main"), trust_of(allow("repo:acme/infra:ref:refs/heads/main")), True),
-        (token("repo:acme/infra:ref:refs/heads/dev"), trust_of(allow("repo:acme/infra:ref:refs/heads/main")), False),
-        (token("repo:acme/infra2:ref:refs/heads/main"), trust_of(allow("repo:acme/infra:ref:refs/heads/main")), False),
-        (token("repo:acme/infra:pull_request", aud="https://github.com/acme"), trust_of(allow("repo:acme/*")), False),
-        (token("repo:acme/infra:pull_request"), trust_of(allow(["repo:x/y:pull_request", "repo:acme/*"])), True),
-        (token("repo:acme/infra:pull_request", provider=GITLAB_ARN), trust_of(allow("repo:acme/*")), False),
+        (
+            token("repo:acme@1234567/infra@890123456:ref:refs/heads/main"),
+            trust_of(allow("repo:acme@1234567/infra@890123456:ref:refs/heads/main")),
+            True,
+        ),
+        (
+            token("repo:acme@1234567/infra@890123456:ref:refs/heads/dev"),
+            trust_of(allow("repo:acme@1234567/infra@890123456:ref:refs/heads/main")),
+            False,
+        ),
+        (
+            token("repo:acme/infra2:ref:refs/heads/main"),
+            trust_of(allow("repo:acme@1234567/infra@890123456:ref:refs/heads/main")),
+            False,
+        ),
+        (
+            token("repo:acme@1234567/infra@890123456:pull_request", aud="https://github.com/acme"),
+            trust_of(allow("repo:acme@1234567/*")),
+            False,
+        ),
+        (
+            token("repo:acme@1234567/infra@890123456:pull_request"),
+            trust_of(allow(["repo:x/y:pull_request", "repo:acme@1234567/*"])),
+            True,
+        ),
+        (
+            token("repo:acme@1234567/infra@890123456:pull_request", provider=GITLAB_ARN),
+            trust_of(allow("repo:acme@1234567/*")),
+            False,
+        ),
         # An AWS principal statement does not admit a token, nor does an Allow a matching Deny overrides.
         (
-            token("repo:acme/infra:pull_request"),
+            token("repo:acme@1234567/infra@890123456:pull_request"),
             trust_of({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{SHARED}:root"}, "Action": "sts:*"}),
             False,
         ),
         (
-            token("repo:acme/infra:pull_request"),
-            trust_of(allow("repo:acme/*"), allow("repo:*:pull_request", Effect="Deny")),
+            token("repo:acme@1234567/infra@890123456:pull_request"),
+            trust_of(allow("repo:acme@1234567/*"), allow("repo:*:pull_request", Effect="Deny")),
             False,
         ),
         # A statement without conditions admits every token of its provider: what config validation prevents.
@@ -351,8 +384,8 @@ def test_web_identity_requests_against_hand_written_trusts(
 
 
 def test_a_token_asks_for_web_identity_only() -> None:
-    main = token("repo:acme/infra:ref:refs/heads/main")
-    assert not allowed(main, trust_of(allow("repo:acme/*")), action="sts:AssumeRole")
+    main = token("repo:acme@1234567/infra@890123456:ref:refs/heads/main")
+    assert not allowed(main, trust_of(allow("repo:acme@1234567/*")), action="sts:AssumeRole")
     assert not evaluate(main, Request("sts:AssumeRoleWithWebIdentity", ROLE, SHARED, None)).allowed
     reasons = evaluate(main, Request("sts:AssumeRoleWithWebIdentity", ROLE, SHARED, trust_of(allow("*", Sid="Ci"))))
     assert reasons.decided_by == ["resource:Allow:Ci"]
@@ -392,8 +425,13 @@ def test_only_a_configured_apply_token_reaches_the_assumer(
         key: dict(matrix.world.nodes[key].principal.context)
         for key in ("oidc:github(other repository)", "oidc:github(other ref)", "oidc:github(wrong audience)")
     }
-    assert subjects["oidc:github(other repository)"][f"{GH}:sub"] == "repo:acme/infra-x:environment:production"
-    assert subjects["oidc:github(other ref)"][f"{GH}:sub"] == "repo:acme/infra:environment:production-x"
+    assert (
+        subjects["oidc:github(other repository)"][f"{GH}:sub"]
+        == "repo:acme@1234567/infra@890123456-x:environment:production"
+    )
+    assert (
+        subjects["oidc:github(other ref)"][f"{GH}:sub"] == "repo:acme@1234567/infra@890123456:environment:production-x"
+    )
     assert subjects["oidc:github(wrong audience)"][f"{GH}:aud"] == "https://github.com/acme"
     escalation = analyse(documented[0], matrix)
     assert escalation.failures == []
@@ -407,7 +445,7 @@ def _statement(model: IamModel, sid: str) -> dict[str, Any]:
 
 
 def _widen_github_sub(model: IamModel) -> None:
-    _statement(model, "OidcGithubApply")["Condition"]["StringLike"][f"{GH}:sub"] = ["repo:acme/*"]
+    _statement(model, "OidcGithubApply")["Condition"]["StringLike"][f"{GH}:sub"] = ["repo:acme@1234567/*"]
 
 
 def _drop_gitlab_audience(model: IamModel) -> None:
@@ -491,16 +529,18 @@ def test_the_github_workflow_plans_with_the_plan_identity_and_applies_with_the_a
     # A pull request gets no Pulumi Cloud token (an organization token could rewrite any stack's state).
     uses = {name: [str(step.get("uses", "")) for step in job["steps"]] for name, job in jobs.items()}
     assert not [u for u in uses["plan"] if u.startswith("pulumi/")] and "pulumi preview" not in plan
-    assert "pulumi/auth-actions@v1" in uses["apply"]
+    assert [u for u in uses["apply"] if u.startswith("pulumi/auth-actions@")]
     assert "TG_PLAN=1 terragrunt run --all --non-interactive -- plan" in plan
     assert '"command": "up"' in apply and "terragrunt run --all --non-interactive -- apply" in apply
     assert "make plan STACK=shared" in plan
     assert '"command": "up"' not in plan and "-- apply" not in plan
     # The sub GitHub gives each job (OpenID Connect reference): the apply job's environment, the plan job's event.
-    apply_sub = f"repo:acme/infra:environment:{jobs['apply']['environment']}"
+    apply_sub = f"repo:acme@1234567/infra@890123456:environment:{jobs['apply']['environment']}"
     assert _admitted("github", apply_sub, "sts.amazonaws.com", documented_model)
-    assert not _admitted("github", "repo:acme/infra:pull_request", "sts.amazonaws.com", documented_model)
-    assert "repo:acme/infra:pull_request" in documented_ci()["oidc"][0]["plan_subjects"]
+    assert not _admitted(
+        "github", "repo:acme@1234567/infra@890123456:pull_request", "sts.amazonaws.com", documented_model
+    )
+    assert "repo:acme@1234567/infra@890123456:pull_request" in documented_ci()["oidc"][0]["plan_subjects"]
 
 
 def test_the_gitlab_pipeline_plans_with_the_plan_identity_and_applies_with_the_assumer(
@@ -543,7 +583,7 @@ def test_pull_request_tokens_reach_the_plan_assumer_and_nothing_that_writes() ->
     trust = doc(plan_assumer.inputs["assumeRolePolicy"])
     federated = [s for s in trust["Statement"] if "Federated" in s["Principal"]]
     assert [s["Condition"]["StringLike"] for s in federated] == [
-        {"token.actions.githubusercontent.com:sub": ["repo:acme/infra:pull_request"]}
+        {"token.actions.githubusercontent.com:sub": ["repo:acme@1234567/infra@890123456:pull_request"]}
     ]
     assert federated[0]["Action"] == "sts:AssumeRoleWithWebIdentity"
     (provider,) = run.by_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
@@ -567,7 +607,7 @@ def test_pull_request_tokens_reach_the_plan_assumer_and_nothing_that_writes() ->
         (
             {
                 "issuer_url": "https://token.actions.githubusercontent.com",
-                "plan_subjects": ["repo:acme/infra:pull_request"],
+                "plan_subjects": ["repo:acme@1234567/infra@890123456:pull_request"],
             },
             "GitHub's and gitlab.com's tokens take provider 'github' or 'gitlab'",
         ),

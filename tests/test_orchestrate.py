@@ -316,8 +316,8 @@ def test_a_member_whose_shared_stack_file_is_missing_runs_nothing(tmp_path: Path
     code, _, err = orchestrate("up", "--all", "--stacks-dir", str(project))
     assert code == 2
     assert (
-        "Pulumi.members-0.yaml: iam-federation:stack.shared_stack = 'my-org/iam-federation/hub': no stack file "
-        "Pulumi.hub.yaml among the stacks to run" in err
+        "Pulumi.members-0.yaml:8:5: iam-federation:stack.shared_stack = 'my-org/iam-federation/hub': names no "
+        "shared or complete stack file of" in err
     )
     assert stub.calls() == []
 
@@ -357,7 +357,10 @@ def test_an_account_in_two_stacks_is_refused_before_anything_runs(tmp_path: Path
     stub.script(stacks=["shared", "members-0", "members-1"])
     code, _, err = orchestrate("up", "--all", "--stacks-dir", str(project))
     assert code == 2
-    assert "Pulumi.members-1.yaml: account 200000000000 is already held by stack 'members-0'" in err
+    assert (
+        "Pulumi.members-1.yaml:3:5: iam-federation:accounts[0].id = '200000000000': already held by stack 'members-0'"
+        in err
+    )
     assert stub.calls() == []
 
 

@@ -42,9 +42,7 @@ def test_example_plan_prints_resources_and_matrix_and_writes_reports(
     assert "  application-1: 3 account(s) (dev, stage, prod)" in out
     http_line = next(line for line in out.splitlines() if line.startswith("  resource:Deny:DenyInsecureTransport:"))
     assert "state-mgmt[dev]" in http_line
-    deny_line = next(
-        line for line in out.splitlines() if line.startswith("  resource:Deny:DenyLockItemsExceptStateMgmt:")
-    )
+    deny_line = next(line for line in out.splitlines() if line.startswith("  resource:Deny:DeployersNoItems:"))
     assert "doer@shared" in deny_line and "state-mgmt[" not in deny_line
     # The runners' role can be passed to EC2 by anyone allowed to: named as the trust root's risk, with its path.
     assert "launcher@shared -[pass-to-ec2:assumer]-> assumer(foreign instance)" in out

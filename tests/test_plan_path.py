@@ -302,11 +302,8 @@ def test_the_reader_policy_refuses_to_inherit_a_state_mgmt_grant_it_cannot_narro
 
 def test_the_bucket_and_table_let_the_reader_read_and_nothing_more(run: ProgramRun) -> None:
     bucket = statements(policy_of(run, "state-backend-policy"))
-    assert bucket["DenyStateObjectsExceptStateMgmt"]["Condition"] == {
-        "ArnNotEquals": {"aws:PrincipalArn": [STATE_MGMT, STATE_READER]}
-    }
-    assert bucket["DenyListingExceptStateMgmt"]["Condition"] == {
-        "ArnNotEquals": {"aws:PrincipalArn": [STATE_MGMT, STATE_READER]}
+    assert bucket["DenyStateObjectsExceptStateRoles"]["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": sorted([STATE_MGMT, STATE_READER])}
     }
     reads_only = bucket["StateReaderReadsOnly"]
     assert reads_only["Effect"] == "Deny" and reads_only["Principal"] == "*"
@@ -317,11 +314,10 @@ def test_the_bucket_and_table_let_the_reader_read_and_nothing_more(run: ProgramR
         f"arn:aws:s3:::terraform-state-{SHARED_ID}/*",
     ]
     table = statements(policy_of(run, "state-backend-lock-table-policy"))
-    assert table["DenyLockItemsExceptStateMgmt"]["Condition"] == {
-        "ArnNotEquals": {"aws:PrincipalArn": [STATE_MGMT, STATE_READER]}
-    }
-    denied = set(table["StateReaderReadsOnly"]["Action"])
-    assert denied == set(sb_policies.GUARDED_ITEM_ACTIONS) - {"dynamodb:GetItem"}
+    assert STATE_READER in table["DenyTableExceptNamedRoles"]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert table["StateReaderGetItemOnly"]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": STATE_READER}}
+    denied = set(table["StateReaderGetItemOnly"]["Action"])
+    assert denied == set(sb_policies.TABLE_POLICY_ACTIONS) - {"dynamodb:GetItem"}
     assert {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:UpdateItem"} <= denied
 
 
@@ -465,7 +461,7 @@ def test_no_plan_identity_writes_in_one_request(matrix: Matrix) -> None:
     assert not matrix.cell("state-reader[dev]", "state-read:prod").actual
     # ReadOnlyAccess reads S3 and DynamoDB everywhere: the backend's guards keep the plan doer out of state anyway.
     shared_doer = matrix.cell("plan-doer@shared", "state-read:dev")
-    assert not shared_doer.actual and "resource:Deny:DenyStateObjectsExceptStateMgmt" in shared_doer.decided_by
+    assert not shared_doer.actual and "resource:Deny:DenyStateObjectsExceptStateRoles" in shared_doer.decided_by
     assert not matrix.cell("plan-doer@dev", "write:dev").actual
 
 
@@ -522,7 +518,9 @@ def let_the_reader_take_locks(model: IamModel) -> None:
     reader = model.roles["state-backend-state-reader-role"].inline["terraform-state-read"]
     _statement(reader, "ReadLockItems")["Action"] = ["dynamodb:GetItem", "dynamodb:PutItem"]
     assert model.table_policy is not None
-    model.table_policy["Statement"] = [s for s in model.table_policy["Statement"] if s["Sid"] != "StateReaderReadsOnly"]
+    model.table_policy["Statement"] = [
+        s for s in model.table_policy["Statement"] if s["Sid"] != "StateReaderGetItemOnly"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -712,7 +710,7 @@ def test_a_member_with_the_plan_path_needs_it_in_its_shared_stack(tmp_path: Any)
         select_stacks(tmp_path, "members-a")
     (problem,) = caught.value.problems
     assert problem.startswith(
-        "Pulumi.members-a.yaml: iam-federation:plan_path.enabled = True: the shared stack 'shared'"
+        "Pulumi.members-a.yaml:8:5: iam-federation:plan_path.enabled = True: the shared stack 'shared'"
     )
 
 

@@ -126,7 +126,7 @@ def test_isolated_state_mgmt_trust_ties_the_session_tag_to_the_callers_account()
 DEPLOYERS = ["arn:aws:iam::111111111111:role/OrganizationAccountAccessRole", "arn:aws:iam::111111111111:role/doer"]
 
 
-def test_bucket_policy_denies_plain_http_other_principals_wrong_encryption_and_config_changes() -> None:
+def test_bucket_policy_is_an_allow_list_of_roles_each_narrowed() -> None:
     by_sid = statements(
         sb_policies.state_bucket_policy(
             bucket="b", state_mgmt_arn=STATE_MGMT, deployer_arns=DEPLOYERS, sse_algorithm="AES256"
@@ -137,39 +137,102 @@ def test_bucket_policy_denies_plain_http_other_principals_wrong_encryption_and_c
     assert tls["Action"] == "s3:*"
     assert tls["Resource"] == ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]
     assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    others = by_sid["DenyStateObjectsExceptStateMgmt"]
-    # Every object action, not a list of three: replication, restores, version deletes, multipart uploads too.
-    assert (others["Action"], others["Resource"]) == (["s3:*"], "arn:aws:s3:::b/*")
-    assert others["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": STATE_MGMT}}
-    listing = by_sid["DenyListingExceptStateMgmt"]
-    assert set(listing["Action"]) == {"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"}
-    assert listing["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": STATE_MGMT}}
-    config = by_sid["DenyBucketConfigExceptDeployers"]
-    assert config["Resource"] == "arn:aws:s3:::b"
-    assert {
-        "s3:PutBucket*",
-        "s3:DeleteBucket*",
-        "s3:PutLifecycleConfiguration",
-        "s3:PutReplicationConfiguration",
-    } <= set(config["Action"])
-    assert config["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": sorted(DEPLOYERS)}}
+    # Every S3 action, on the bucket and on the objects, to anyone but the named roles: nothing S3 adds escapes.
+    others = by_sid["DenyBucketExceptNamedRoles"]
+    assert (others["Action"], others["Resource"]) == ("s3:*", ["arn:aws:s3:::b", "arn:aws:s3:::b/*"])
+    assert others["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": sorted([STATE_MGMT, *DEPLOYERS])}}
+    objects = by_sid["DenyStateObjectsExceptStateRoles"]
+    assert (objects["Action"], objects["Resource"]) == ("s3:*", "arn:aws:s3:::b/*")
+    assert objects["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [STATE_MGMT]}}
+    # On the bucket itself state-mgmt only lists keys (Terraform's Workspaces); the deployers are not narrowed there:
+    # Pulumi reads the bucket with HeadBucket, which needs s3:ListBucket.
+    listing = by_sid["StateMgmtListsOnlyOnTheBucket"]
+    assert (listing["NotAction"], listing["Resource"]) == (["s3:ListBucket"], "arn:aws:s3:::b")
+    assert listing["Condition"] == {"ArnEquals": {"aws:PrincipalArn": STATE_MGMT}}
+    assert not any(DEPLOYERS[0] in json.dumps(s.get("Condition", {}).get("ArnEquals", {})) for s in by_sid.values())
+    assert "StateReaderReadsOnly" not in by_sid and "PlanDoerReadsSettingsOnly" not in by_sid
     sse = by_sid["DenyWrongEncryptionHeader"]
     assert sse["Condition"]["StringNotEquals"] == {"s3:x-amz-server-side-encryption": "AES256"}
     assert sse["Condition"]["Null"] == {"s3:x-amz-server-side-encryption": "false"}
+    assert by_sid["DenyCustomerProvidedKeys"]["Condition"] == {
+        "Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}
+    }
 
 
-def test_lock_table_policy_guards_every_item_action_and_the_table_settings() -> None:
-    table = sb_policies.table_arn("us-east-1", "111111111111", "locks")
-    items, config = sb_policies.lock_table_policy(table_arn=table, state_mgmt_arn=STATE_MGMT, deployer_arns=DEPLOYERS)[
-        "Statement"
-    ]
-    assert {"dynamodb:Scan", "dynamodb:Query", "dynamodb:PartiQLSelect", "dynamodb:ConditionCheckItem"} <= set(
-        items["Action"]
+def test_bucket_policy_narrows_the_reader_and_the_plan_doer() -> None:
+    reader, plan_doer = "arn:aws:iam::111111111111:role/reader", "arn:aws:iam::111111111111:role/plan-doer"
+    by_sid = statements(
+        sb_policies.state_bucket_policy(
+            bucket="b",
+            state_mgmt_arn=STATE_MGMT,
+            deployer_arns=DEPLOYERS,
+            sse_algorithm="aws:kms",
+            state_reader_arn=reader,
+            plan_doer_arn=plan_doer,
+        )
     )
-    assert {"dynamodb:BatchWriteItem", "dynamodb:ExportTableToPointInTime"} <= set(items["Action"])
-    assert items["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": STATE_MGMT}}
-    assert {"dynamodb:DeleteResourcePolicy", "dynamodb:UpdateTable", "dynamodb:DeleteTable"} <= set(config["Action"])
-    assert config["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": sorted(DEPLOYERS)}}
+    named = by_sid["DenyBucketExceptNamedRoles"]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert named == sorted([STATE_MGMT, reader, plan_doer, *DEPLOYERS])
+    # The plan doer is no state role: it gets no object.
+    assert by_sid["DenyStateObjectsExceptStateRoles"]["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": sorted([STATE_MGMT, reader])}
+    }
+    assert by_sid["StateReaderReadsOnly"]["NotAction"] == ["s3:GetObject", "s3:ListBucket"]
+    plan = by_sid["PlanDoerReadsSettingsOnly"]
+    assert (plan["NotAction"], plan["Resource"]) == (["s3:Get*"], "arn:aws:s3:::b")
+    assert plan["Condition"] == {"ArnEquals": {"aws:PrincipalArn": plan_doer}}
+
+
+def test_lock_table_policy_is_an_allow_list_within_what_dynamodb_accepts() -> None:
+    table = sb_policies.table_arn("us-east-1", "111111111111", "locks")
+    reader, plan_doer = "arn:aws:iam::111111111111:role/reader", "arn:aws:iam::111111111111:role/plan-doer"
+    document = sb_policies.lock_table_policy(
+        table_arn=table,
+        state_mgmt_arn=STATE_MGMT,
+        deployer_arns=DEPLOYERS,
+        state_reader_arn=reader,
+        plan_doer_arn=plan_doer,
+    )
+    by_sid = statements(document)
+    everyone = by_sid["DenyTableExceptNamedRoles"]
+    assert (everyone["Action"], everyone["Resource"]) == ("dynamodb:*", [table, f"{table}/*"])
+    assert everyone["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": sorted([STATE_MGMT, reader, plan_doer, *DEPLOYERS])}
+    }
+    accepted = set(sb_policies.TABLE_POLICY_ACTIONS)
+
+    def denied(sid: str) -> set[str]:
+        statement = by_sid[sid]
+        assert statement["Resource"] == [table, f"{table}/index/*"]
+        return set(statement["Action"])
+
+    # Deployers: no item action, no copy of the items; every table setting stays theirs.
+    assert denied("DeployersNoItems") == set(sb_policies.TABLE_ITEM_ACTIONS) | set(sb_policies.TABLE_COPY_ACTIONS)
+    assert by_sid["DeployersNoItems"]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": sorted(DEPLOYERS)}}
+    assert {"dynamodb:UpdateTable", "dynamodb:PutResourcePolicy"}.isdisjoint(denied("DeployersNoItems"))
+    # state-mgmt: items only; the reader: GetItem only; the plan doer: reading the table's settings only.
+    assert denied("StateMgmtItemsOnly") == accepted - set(sb_policies.TABLE_ITEM_ACTIONS)
+    assert denied("StateReaderGetItemOnly") == accepted - {"dynamodb:GetItem"}
+    assert denied("PlanDoerReadsSettingsOnly") == accepted - set(sb_policies.TABLE_READ_ACTIONS)
+    assert "dynamodb:Scan" in denied("PlanDoerReadsSettingsOnly")
+
+
+def test_every_action_the_table_policy_names_is_one_dynamodb_accepts() -> None:
+    """DynamoDB refuses the whole PutResourcePolicy for one name outside its list (issue #15 item 1)."""
+    document = sb_policies.lock_table_policy(
+        table_arn=sb_policies.table_arn("us-east-1", "111111111111", "locks"),
+        state_mgmt_arn=STATE_MGMT,
+        deployer_arns=DEPLOYERS,
+        state_reader_arn="arn:aws:iam::111111111111:role/reader",
+        plan_doer_arn="arn:aws:iam::111111111111:role/plan-doer",
+    )
+    named = {
+        a for s in document["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert named - set(sb_policies.TABLE_POLICY_ACTIONS) == {sb_policies.TABLE_POLICY_WILDCARD}
+    refused = {"dynamodb:CreateGlobalTable", "dynamodb:StartAwsBackupJob", "dynamodb:ConditionCheckItem"}
+    assert refused.isdisjoint(sb_policies.TABLE_POLICY_ACTIONS)
+    assert not any("NotAction" in s for s in document["Statement"])
 
 
 def test_state_mgmt_permissions_are_one_accounts_state_and_locks() -> None:
@@ -290,3 +353,30 @@ def test_sso_patterns_require_the_exact_suffix_length() -> None:
     plain, regional = iam_policies.sso_role_arn_patterns("111111111111", "Admin")
     assert plain.endswith("/sso.amazonaws.com/AWSReservedSSO_Admin_" + "?" * 16)
     assert regional.endswith("/sso.amazonaws.com/*/AWSReservedSSO_Admin_" + "?" * 16)
+
+
+def test_key_stays_manageable_when_both_admin_roles_are_re_created() -> None:
+    """KMS stores a role named in Principal as its unique id; the account principal narrowed by aws:PrincipalArn is
+    matched at request time, so roles re-created under the same ARNs manage the key again."""
+    by_sid = statements(
+        sb_policies.state_key_policy(
+            admin_arns=DEPLOYERS,
+            auditor_arns=[],
+            state_mgmt_arn=STATE_MGMT,
+            account_id="111111111111",
+            region="us-east-1",
+        )
+    )
+    by_arn = by_sid["KeyAdministrationByArn"]
+    assert by_arn["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}
+    assert by_arn["Condition"] == {"ArnEquals": {"aws:PrincipalArn": sorted(DEPLOYERS)}}
+    assert by_arn["Action"] == by_sid["KeyAdministration"]["Action"]
+    assert {"kms:PutKeyPolicy", "kms:Decrypt", "kms:Encrypt"}.isdisjoint(by_arn["Action"])
+    assert "kms:Put*" in by_arn["Action"]  # PutKeyPolicy, what the lockout safety check asks of the caller
+    # Only state-mgmt uses the key for data; no statement lets the account at large use it.
+    data = {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
+    users = [sid for sid, s in by_sid.items() if data & set(s["Action"])]
+    assert sorted(users) == ["DynamoDbOnBehalfOfAdmins", "StateMgmtUse"]
+    for sid, statement in by_sid.items():
+        if statement["Principal"] == {"AWS": "arn:aws:iam::111111111111:root"}:
+            assert "aws:PrincipalArn" in statement["Condition"]["ArnEquals"], sid

@@ -220,8 +220,8 @@ def test_state_backend_bucket(example_run: ProgramRun) -> None:
     policy = one(example_run, "aws:s3/bucketPolicy:BucketPolicy", "state-backend-policy")
     by_sid = statements(doc(policy.inputs["policy"]))
     assert by_sid["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert by_sid["DenyStateObjectsExceptStateMgmt"]["Condition"] == {
-        "ArnNotEquals": {"aws:PrincipalArn": STATE_MGMT_ARN}
+    assert by_sid["DenyStateObjectsExceptStateRoles"]["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": [STATE_MGMT_ARN]}
     }
     for child in (versioning, sse, pab, ownership, lifecycle, policy):
         assert child.inputs["bucket"] == "terraform-state-111111111111"
@@ -239,22 +239,54 @@ def test_state_backend_lock_table(example_run: ProgramRun) -> None:
     assert table.protect and table.retain_on_delete
     policy = one(example_run, "aws:dynamodb/resourcePolicy:ResourcePolicy", "state-backend-lock-table-policy")
     assert policy.inputs["resourceArn"] == table.state["arn"]
-    deny, config = doc(policy.inputs["policy"])["Statement"]
-    assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
-    assert deny["Resource"] == table.state["arn"]
-    assert {"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Scan"} <= set(deny["Action"])
-    assert deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": STATE_MGMT_ARN}}
+    by_sid = statements(doc(policy.inputs["policy"]))
     deployers = [
         f"arn:aws:iam::{SHARED_ID}:role/OrganizationAccountAccessRole",
         f"arn:aws:iam::{SHARED_ID}:role/infrastructure-doer-role",
     ]
-    assert config["Sid"] == "DenyTableConfigExceptDeployers"
-    assert config["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": sorted(deployers)}}
+    everyone = by_sid["DenyTableExceptNamedRoles"]
+    assert everyone["Effect"] == "Deny" and everyone["Principal"] == "*" and everyone["Action"] == "dynamodb:*"
+    assert everyone["Resource"] == [table.state["arn"], f"{table.state['arn']}/*"]
+    assert everyone["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": sorted([STATE_MGMT_ARN, *deployers])}}
+    no_items = by_sid["DeployersNoItems"]
+    assert {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Scan", "dynamodb:PartiQLSelect"} <= set(
+        no_items["Action"]
+    )
+    assert no_items["Condition"] == {"ArnEquals": {"aws:PrincipalArn": sorted(deployers)}}
+    assert "dynamodb:GetItem" not in by_sid["StateMgmtItemsOnly"]["Action"]
 
 
-def test_only_the_bucket_and_table_are_protected(example_run: ProgramRun) -> None:
-    protected = {r.name for r in example_run.registrations if r.protect}
-    assert protected == {"state-backend-bucket", "state-backend-lock-table"}
+GUARDS = {
+    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:dynamodb/resourcePolicy:ResourcePolicy",
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicy:RolePolicy",
+}
+
+
+def backend_children(run: ProgramRun) -> list[Registration]:
+    (backend,) = [r for r in run.registrations if r.type == "iam-federation:state_backend:StateBackend"]
+    return [r for r in run.registrations if r.parent == backend.urn]
+
+
+def test_destroy_keeps_the_whole_state_backend_and_nothing_else(example_run: ProgramRun) -> None:
+    """`pulumi destroy` deletes the unprotected siblings of a protected resource: every guard is protected too."""
+    children = backend_children(example_run)
+    assert GUARDS | {"aws:s3/bucket:Bucket", "aws:dynamodb/table:Table"} <= {r.type for r in children}
+    assert [r.name for r in children if not (r.protect and r.retain_on_delete)] == []
+    outside = [r for r in example_run.resources if r.custom and r not in children]
+    assert outside and [r.name for r in outside if r.protect or r.retain_on_delete] == []
+
+
+def test_with_a_key_the_key_and_its_alias_are_kept_too(section: dict[str, Any]) -> None:
+    run = run_section(with_changes(section, state_backend={"kms": {"enabled": True}}))
+    kept = {r.type for r in backend_children(run) if r.protect and r.retain_on_delete}
+    assert {"aws:kms/key:Key", "aws:kms/alias:Alias"} <= kept
 
 
 def test_protection_can_be_switched_off_but_aws_guards_stay(section: dict[str, Any]) -> None:

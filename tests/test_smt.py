@@ -115,7 +115,7 @@ def _star_account(model: IamModel) -> None:
 def _bucket_guard_dropped(model: IamModel) -> None:
     assert model.bucket_policy is not None
     model.bucket_policy["Statement"] = [
-        s for s in model.bucket_policy["Statement"] if s["Sid"] != "DenyStateObjectsExceptStateMgmt"
+        s for s in model.bucket_policy["Statement"] if not str(s["Sid"]).startswith("DenyStateObjectsExcept")
     ]
 
 
@@ -176,8 +176,8 @@ def _oidc_section() -> dict[str, Any]:
     trust = {
         "name": "github",
         "provider": "github",
-        "apply_subjects": ["repo:acme/infra:ref:refs/heads/main"],
-        "plan_subjects": ["repo:acme/infra:pull_request"],
+        "apply_subjects": ["repo:acme@1234567/infra@890123456:ref:refs/heads/main"],
+        "plan_subjects": ["repo:acme@1234567/infra@890123456:pull_request"],
     }
     section = _plan_path()
     return with_changes(section, ci={**section["iam-federation:ci"], "oidc": [trust]})
@@ -197,7 +197,7 @@ def test_a_widened_oidc_subject_yields_a_token_the_evaluator_admits() -> None:
     (statement,) = [s for s in model.roles["assumer-role"].trust["Statement"] if "Federated" in s["Principal"]]
     like = statement["Condition"]["StringLike"]
     (key,) = like
-    like[key] = ["repo:acme/*"]
+    like[key] = ["repo:acme@1234567/*"]
     found = [r for r in _decide(config, model, "assumer trust") if r.status == "counterexample"]
     assert found and all(r.prop.mode == "admits-only" for r in found)
     (result,) = found
@@ -205,8 +205,8 @@ def test_a_widened_oidc_subject_yields_a_token_the_evaluator_admits() -> None:
     subject = result.example.context[key]
     assert (
         isinstance(subject, str)
-        and subject.startswith("repo:acme/")
-        and subject != "repo:acme/infra:ref:refs/heads/main"
+        and subject.startswith("repo:acme@1234567/")
+        and subject != "repo:acme@1234567/infra@890123456:ref:refs/heads/main"
     )
     assert result.confirmed
 

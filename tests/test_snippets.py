@@ -59,6 +59,7 @@ S3_BACKEND_ARGUMENTS = {
     "use_lockfile",
     "dynamodb_table",
     "workspace_key_prefix",
+    "kms_key_id",
     "assume_role",
 }
 ASSUME_ROLE_ARGUMENTS = {

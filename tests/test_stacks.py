@@ -245,7 +245,8 @@ def test_plan_refuses_an_account_held_twice(tmp_path: Path, capsys: pytest.Captu
     err = capsys.readouterr().err
     assert code == 2
     assert (
-        "Pulumi.members-a.yaml: iam-federation:accounts[0].id = '333333333333': already held by stack 'shared'" in err
+        "Pulumi.members-a.yaml:3:5: iam-federation:accounts[0].id = '333333333333': already held by stack 'shared'"
+        in err
     )
 
 
@@ -296,7 +297,7 @@ def test_an_unrelated_or_broken_stack_file_does_not_block_a_plan(tmp_path: Path)
     assert "iam-federation:region = 'moon-1'" in selection.warnings[0]
     with pytest.raises(ConfigError) as caught:
         select_stacks(tmp_path, "half")
-    assert caught.value.problems[0].startswith("Pulumi.half.yaml: iam-federation:region = 'moon-1'")
+    assert caught.value.problems[0].startswith("Pulumi.half.yaml:20:3: iam-federation:region = 'moon-1'")
 
 
 def test_a_member_whose_shared_stack_is_broken_names_the_shared_files_problem(tmp_path: Path) -> None:
@@ -304,7 +305,7 @@ def test_a_member_whose_shared_stack_is_broken_names_the_shared_files_problem(tm
     _write(tmp_path, "members-a", member_section())
     with pytest.raises(ConfigError) as caught:
         select_stacks(tmp_path, "members-a")
-    assert caught.value.problems[0].startswith("Pulumi.shared.yaml: iam-federation:organization_id = 'org'")
+    assert caught.value.problems[0].startswith("Pulumi.shared.yaml:12:3: iam-federation:organization_id = 'org'")
 
 
 def _organization(tmp_path: Path) -> None:
@@ -334,12 +335,15 @@ def test_plan_all_runs_each_program_once_with_one_model_and_one_matrix(
     monkeypatch.setattr(plan_main, "run_program", counting_run)
     monkeypatch.setattr(plan_main, "iam_model", counting_model)
     out = tmp_path / "out"
-    code = plan_main.main(["--dir", str(tmp_path), "--stack", "all", "--out", str(out), "--no-png"])
+    code = plan_main.main(
+        ["--dir", str(tmp_path), "--stack", "all", "--shared", "shared", "--out", str(out), "--no-png"]
+    )
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert ran == ["shared", "members-a", "members-b"]
     assert models == [3]
     assert "first, then the member stacks reading it (members-a, members-b)" in printed
+    assert "Left out, another organization's: Pulumi.acme.yaml (organization o-z9y8x7w6v5)" in printed
     report = json.loads((out / "report.json").read_text())
     assert report["stack"] == "all"
     assert {r["account"] for r in report["resources"]} >= {"111111111111", "555555555555", "777777777777"}
@@ -361,6 +365,9 @@ def test_plan_all_refuses_a_second_shared_stack_of_the_organization(
 ) -> None:
     _organization(tmp_path)
     _write(tmp_path, "legacy", with_changes(other_organization(), organization_id="o-a1b2c3d4e5"))
-    assert plan_main.main(["--dir", str(tmp_path), "--stack", "all", "--no-png", "--out", str(tmp_path / "o")]) == 2
+    argv = ["--dir", str(tmp_path), "--stack", "all", "--shared", "shared", "--no-png", "--out", str(tmp_path / "o")]
+    assert plan_main.main(argv) == 2
     err = capsys.readouterr().err
-    assert "Pulumi.legacy.yaml: iam-federation:organization_id = 'o-a1b2c3d4e5': a second shared or complete" in err
+    assert (
+        "Pulumi.legacy.yaml:12:3: iam-federation:organization_id = 'o-a1b2c3d4e5': a second shared or complete" in err
+    )

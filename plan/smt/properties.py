@@ -29,18 +29,8 @@ VERSION = "2012-10-17"
 ASSUME = ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
 WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
 STATE_TAG = "StateAccount"
-# docs/security.md, "How the design keeps it" (bucket policy, lock table policy): the guarded actions.
-BUCKET_LISTING = ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"]
-BUCKET_CONFIG = [
-    "s3:PutBucket*",
-    "s3:DeleteBucket*",
-    "s3:PutLifecycleConfiguration",
-    "s3:PutReplicationConfiguration",
-    "s3:PutEncryptionConfiguration",
-    "s3:PutInventoryConfiguration",
-]
-# DynamoDB item actions (Service Authorization Reference, Amazon DynamoDB: actions on the table resource that read
-# or write items, or export / restore them).
+# DynamoDB item actions a table policy may name (DynamoDB Developer Guide, "DynamoDB API operations supported by
+# resource-based policies"; ConditionCheckItem is not one: FACTS.md 2026-12-04) and the table copies.
 TABLE_ITEMS = [
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
@@ -50,14 +40,12 @@ TABLE_ITEMS = [
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
     "dynamodb:PartiQLSelect",
     "dynamodb:PartiQLInsert",
     "dynamodb:PartiQLUpdate",
     "dynamodb:PartiQLDelete",
-    "dynamodb:ExportTableToPointInTime",
-    "dynamodb:RestoreTableToPointInTime",
 ]
+TABLE_COPIES = ["dynamodb:CreateBackup", "dynamodb:ExportTableToPointInTime", "dynamodb:RestoreTableToPointInTime"]
 TABLE_CONFIG = [
     "dynamodb:DeleteTable",
     "dynamodb:UpdateTable",
@@ -311,7 +299,8 @@ def _assumers(config: FederationConfig, model: IamModel) -> list[Property]:
             plan_doer = config.plan_path.doer
             out.append(
                 Property(
-                    "plan assumer reaches only plan-doer-named roles of the organization and the state reader",
+                    "plan assumer reaches only plan-doer-named roles of the organization, the state reader and the "
+                    "guard reader",
                     ["plan-assumer"],
                     _combined(plan_assumer),
                     "admits-only",
@@ -323,6 +312,8 @@ def _assumers(config: FederationConfig, model: IamModel) -> list[Property]:
                             Resource=_any_account_role(plan_doer.path, plan_doer.name),
                         ),
                         _allow(None, ASSUME, Resource=names.state_reader_arn(config)),
+                        # docs/security.md, providers in plan mode: the guard's read-only role, when configured.
+                        *[_allow(None, ASSUME, Resource=arn) for arn in [names.guard_reader_arn(config)] if arn],
                     ),
                     "docs/plan-path.md",
                     role_resource=True,
@@ -337,25 +328,39 @@ def not_in(arns: list[str]) -> dict[str, Any]:
 
 
 def _guards(config: FederationConfig, model: IamModel) -> list[Property]:
+    """The bucket's and table's allow-lists (docs/security.md, "bucket policy" and "lock table policy")."""
     out: list[Property] = []
-    readers = [names.state_mgmt_arn(config), *([names.state_reader_arn(config)] if config.plan_path.enabled else [])]
+    state_mgmt = names.state_mgmt_arn(config)
+    reader = names.state_reader_arn(config) if config.plan_path.enabled else None
+    plan_doer = names.plan_doer_arns(config)[config.shared_account.name] if config.plan_path.enabled else None
     deployers = names.deployer_arns(config)
+    state_roles = [state_mgmt, *([reader] if reader else [])]
+    named = sorted({*state_roles, *deployers, *([plan_doer] if plan_doer else [])})
     bucket = f"arn:aws:s3:::{model.bucket_name}"
     if model.bucket_policy is not None:
-        must_deny = [
-            _allow("*", "s3:*", not_in(readers), Resource=f"{bucket}/*"),
-            _allow("*", BUCKET_LISTING, not_in(readers), Resource=bucket),
-            _allow("*", BUCKET_CONFIG, not_in(deployers), Resource=bucket),
+        everything = [bucket, f"{bucket}/*"]
+        must_deny: list[dict[str, Any]] = [
+            _allow("*", "s3:*", not_in(named), Resource=everything),
+            _allow("*", "s3:*", not_in(state_roles), Resource=f"{bucket}/*"),
+            {"Effect": "Allow", "Principal": {"AWS": state_mgmt}, "NotAction": "s3:ListBucket", "Resource": bucket},
         ]
-        if config.plan_path.enabled:
-            reader_reads = {"Effect": "Allow", "Principal": {"AWS": names.state_reader_arn(config)}}
+        if reader:
             must_deny.append(
-                reader_reads | {"NotAction": ["s3:GetObject", "s3:ListBucket"], "Resource": [bucket, f"{bucket}/*"]}
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": reader},
+                    "NotAction": ["s3:GetObject", "s3:ListBucket"],
+                    "Resource": everything,
+                }
+            )
+        if plan_doer:
+            must_deny.append(
+                {"Effect": "Allow", "Principal": {"AWS": plan_doer}, "NotAction": "s3:Get*", "Resource": bucket}
             )
         out.append(
             Property(
-                "bucket policy denies state objects and listings to all but state-mgmt (and the reader), and "
-                "configuration to all but the deployers",
+                "bucket policy denies the bucket to all but the named roles, its objects to all but state-mgmt and "
+                "the reader, and each named role all but its own actions",
                 [model.bucket_name],
                 model.bucket_policy,
                 "denies",
@@ -366,16 +371,20 @@ def _guards(config: FederationConfig, model: IamModel) -> list[Property]:
     if model.table_policy is not None:
         table = model.table_arn
         must_deny = [
-            _allow("*", TABLE_ITEMS, not_in(readers), Resource=table),
-            _allow("*", TABLE_CONFIG, not_in(deployers), Resource=table),
+            _allow("*", "dynamodb:*", not_in(named), Resource=[table, f"{table}/*"]),
+            _allow({"AWS": deployers}, [*TABLE_ITEMS, *TABLE_COPIES], Resource=table),
+            _allow({"AWS": state_mgmt}, TABLE_CONFIG, Resource=table),
         ]
-        if config.plan_path.enabled:
-            reads = [a for a in TABLE_ITEMS if a != "dynamodb:GetItem"]
-            must_deny.append(_allow({"AWS": names.state_reader_arn(config)}, reads, Resource=table))
+        if reader:
+            must_deny.append(
+                _allow({"AWS": reader}, [a for a in TABLE_ITEMS if a != "dynamodb:GetItem"], Resource=table)
+            )
+        if plan_doer:
+            must_deny.append(_allow({"AWS": plan_doer}, [*TABLE_ITEMS, *TABLE_CONFIG], Resource=table))
         out.append(
             Property(
-                "lock table policy denies every item action to all but state-mgmt (the reader: GetItem only), and "
-                "table settings to all but the deployers",
+                "lock table policy denies the table to all but the named roles, items to all but state-mgmt (the "
+                "reader: GetItem only), settings to state-mgmt, items and copies to the deployers",
                 [table.split("/")[-1]],
                 model.table_policy,
                 "denies",
@@ -492,6 +501,9 @@ def _guard(config: FederationConfig, model: IamModel) -> list[Property]:
 KEY_AUDIT = ["kms:Describe*", "kms:Get*", "kms:List*", "kms:EnableKeyRotation", "kms:TagResource"]
 KEY_USE = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
 KEY_READ = ["kms:Decrypt", "kms:DescribeKey"]
+# What a refresh reads of the key (terraform-provider-aws internal/service/kms/key.go resourceKeyRead): plan mode's
+# identity in the shared account (the shared plan doer) reads these and nothing else.
+KEY_SETTINGS_READ = ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListResourceTags"]
 
 
 def _key(config: FederationConfig, model: IamModel) -> list[Property]:
@@ -508,6 +520,8 @@ def _key(config: FederationConfig, model: IamModel) -> list[Property]:
     if config.plan_path.enabled:
         # docs/plan-path.md: the state reader decrypts through the stores, nothing else.
         statements.append(_allow({"AWS": names.state_reader_arn(config)}, KEY_READ, via, Resource="*"))
+        plan_doer = names.plan_doer_arns(config)[config.shared_account.name]
+        statements.append(_allow({"AWS": plan_doer}, KEY_SETTINGS_READ, Resource="*"))
     return [
         Property(
             "key policy lets only the deployers administer the state key; key admins describe, list, rotate and "
