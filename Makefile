@@ -61,6 +61,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/scale.py
 	$(PY) bench/plan_scale.py
+	$(PY) bench/smt_scale.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

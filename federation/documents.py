@@ -263,6 +263,7 @@ def state_reader_trust(config: FederationConfig) -> PolicyDocument:
         plan_doer_path=config.plan_path.doer.path,
         plan_doer_name=config.plan_path.doer.name,
         organization_id=config.organization_id,
+        require_source_identity=config.sessions.require_source_identity,
     )
 
 

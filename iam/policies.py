@@ -32,8 +32,13 @@ def role_arn(account_id: str, path: str, name: str, partition: str = "aws") -> s
 
 
 def any_account_role_arn(path: str, name: str, partition: str = "aws") -> str:
-    """The ARN pattern of a role of this path and name in any account (scope it with an org condition)."""
-    return f"arn:{partition}:iam::*:role{path}{name}"
+    """The ARN pattern of a role of this path and name in any account (scope it with an org condition).
+
+    Twelve ? rather than *: a * ending an ARN segment may match beyond ":" (IAM User Guide, "IAM JSON policy
+    elements: Resource"), and CreateRole allows ":" in paths, so "*" would also match role/x:role/<name> in any
+    account (found by plan/smt, docs/smt.md).
+    """
+    return f"arn:{partition}:iam::{'?' * 12}:role{path}{name}"
 
 
 def sso_role_arn_patterns(sso_account_id: str, permission_set: str, partition: str = "aws") -> list[str]:

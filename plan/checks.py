@@ -79,3 +79,4 @@ CHECKS.append(("engine-prerequisites", lambda plan: importlib.import_module("pla
 CHECKS.append(("deployer-keeps-control", lambda plan: importlib.import_module("plan.check_deployer").check(plan)))
 CHECKS.append(("terraform-backend", lambda plan: importlib.import_module("plan.check_terraform").check(plan)))
 CHECKS.append(("day-two", lambda plan: importlib.import_module("plan.diff").check(plan)))
+CHECKS.append(("smt", lambda plan: importlib.import_module("plan.smt.check").check(plan)))

@@ -582,6 +582,7 @@ def state_reader_trust_policy(
     plan_doer_name: str,
     organization_id: str,
     partition: str = "aws",
+    require_source_identity: bool = False,
 ) -> PolicyDocument:
     """Trust of the state reader: state-mgmt's trust with the plan assumer and the plan doers in their places.
 
@@ -596,6 +597,7 @@ def state_reader_trust_policy(
         doer_name=plan_doer_name,
         organization_id=organization_id,
         partition=partition,
+        require_source_identity=require_source_identity,
     )
     sids = {"Assumer": "PlanAssumer", "DoersInOrganization": "PlanDoersInOrganization"}
     for statement in document["Statement"]:

@@ -194,7 +194,8 @@ def test_plan_assumer_trusts_the_read_only_sets_only_and_assumes_plan_roles_only
     ]
     assert sso["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}
     allowed = statements(policy_of(run, "plan-assumer-assume-only"))
-    assert allowed["AssumePlanDoersInOrganization"]["Resource"] == "arn:aws:iam::*:role/infrastructure-plan-doer-role"
+    plan_doers = "arn:aws:iam::????????????:role/infrastructure-plan-doer-role"
+    assert allowed["AssumePlanDoersInOrganization"]["Resource"] == plan_doers
     assert allowed["AssumePlanDoersInOrganization"]["Condition"] == {
         "StringEquals": {"aws:ResourceOrgID": "o-a1b2c3d4e5"}
     }
@@ -274,7 +275,7 @@ def test_the_state_reader_trusts_like_state_mgmt_with_the_plan_roles(run: Progra
     assert list(trust) == ["PlanAssumer", "PlanDoersInOrganization"]
     assert trust["PlanAssumer"]["Condition"]["ArnEquals"] == {"aws:PrincipalArn": PLAN_ASSUMER}
     doers = trust["PlanDoersInOrganization"]["Condition"]
-    assert doers["ArnLike"] == {"aws:PrincipalArn": "arn:aws:iam::*:role/infrastructure-plan-doer-role"}
+    assert doers["ArnLike"] == {"aws:PrincipalArn": "arn:aws:iam::????????????:role/infrastructure-plan-doer-role"}
     assert doers["StringEquals"]["aws:RequestTag/StateAccount"] == "${aws:PrincipalAccount}"
     # Everything else is state-mgmt's, by construction.
     mgmt = statements(state_mgmt)
@@ -357,7 +358,7 @@ def test_the_organization_guard_protects_the_plan_roles_too() -> None:
     config = config_of(plan_section(management_account_id="999999999999", organization_guard=guard))
     protected = statements(documents.organization_guard(config))["ProtectFederationRoles"]["Resource"]
     for name in ("infrastructure-plan-assumer-role", "infrastructure-plan-doer-role", "state-reader-role"):
-        assert f"arn:aws:iam::*:role/{name}" in protected
+        assert f"arn:aws:iam::????????????:role/{name}" in protected
 
 
 def test_outputs_name_the_plan_roles(run: ProgramRun) -> None:
@@ -605,7 +606,7 @@ def test_the_guards_hold_when_one_side_is_widened(config: FederationConfig, mode
             "Sid": "Doers",
             "Effect": "Allow",
             "Action": ASSUME,
-            "Resource": "arn:aws:iam::*:role/infrastructure-doer-role",
+            "Resource": "arn:aws:iam::????????????:role/infrastructure-doer-role",
         }
     )
     matrix = access_matrix(config, tampered)

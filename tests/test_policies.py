@@ -65,7 +65,7 @@ def test_assumer_may_only_assume_doers_in_the_org_and_state_mgmt() -> None:
     assert set(by_sid) == {"AssumeDoersInOrganization", "AssumeStateMgmt"}
     assert all(s["Effect"] == "Allow" and s["Action"] == ASSUME for s in by_sid.values())
     doers = by_sid["AssumeDoersInOrganization"]
-    assert doers["Resource"] == "arn:aws:iam::*:role/infrastructure-doer-role"
+    assert doers["Resource"] == "arn:aws:iam::????????????:role/infrastructure-doer-role"
     assert doers["Condition"] == {"StringEquals": {"aws:ResourceOrgID": ORG}}
     assert by_sid["AssumeStateMgmt"]["Resource"] == STATE_MGMT
     assert "Condition" not in by_sid["AssumeStateMgmt"]
@@ -101,7 +101,7 @@ def test_state_mgmt_trust_with_and_without_doers() -> None:
     assert legacy["DoersInOrganization"]["Principal"] == {"AWS": "*"}
     assert legacy["DoersInOrganization"]["Condition"] == {
         "StringEquals": {"aws:PrincipalOrgID": ORG},
-        "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/ci/doer"},
+        "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::????????????:role/ci/doer"},
     }
 
 
@@ -117,7 +117,7 @@ def test_isolated_state_mgmt_trust_ties_the_session_tag_to_the_callers_account()
     assert set(trust["DoersInOrganization"]["Action"]) == {"sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"}
     assert trust["DoersInOrganization"]["Condition"] == {
         "StringEquals": {"aws:PrincipalOrgID": ORG, "aws:RequestTag/StateAccount": "${aws:PrincipalAccount}"},
-        "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/doer"},
+        "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::????????????:role/doer"},
         "ForAllValues:StringEquals": {"aws:TagKeys": ["StateAccount"]},
         "StringEqualsIfExists": {"aws:PrincipalTag/StateAccount": "${aws:PrincipalAccount}"},
     }
@@ -321,16 +321,16 @@ def test_organization_guard_keeps_roles_to_their_deployers() -> None:
     by_sid = statements(document)
     roles = by_sid["ProtectFederationRoles"]
     assert roles["Effect"] == "Deny"
-    assert roles["Resource"] == ["arn:aws:iam::*:role/assumer", "arn:aws:iam::*:role/doer"]
+    assert roles["Resource"] == ["arn:aws:iam::????????????:role/assumer", "arn:aws:iam::????????????:role/doer"]
     assert {"iam:UpdateAssumeRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:PutRolePolicy"} <= set(
         roles["Action"]
     )
-    deployers = ["arn:aws:iam::*:role/OrganizationAccountAccessRole", "arn:aws:iam::*:role/doer"]
+    deployers = ["arn:aws:iam::????????????:role/OrganizationAccountAccessRole", "arn:aws:iam::????????????:role/doer"]
     assert roles["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": deployers}}
     passing = by_sid["PassRunnerRoleOnlyToLaunchers"]
-    assert (passing["Action"], passing["Resource"]) == ("iam:PassRole", "arn:aws:iam::*:role/assumer")
+    assert (passing["Action"], passing["Resource"]) == ("iam:PassRole", "arn:aws:iam::????????????:role/assumer")
     assert passing["Condition"] == {
-        "ArnNotLike": {"aws:PrincipalArn": [*deployers, "arn:aws:iam::111111111111:role/launcher"]}
+        "ArnNotLike": {"aws:PrincipalArn": sorted([*deployers, "arn:aws:iam::111111111111:role/launcher"])}
     }
     assert by_sid["ProtectRunnerInstanceProfile"]["Resource"] == "arn:aws:iam::*:instance-profile/runners"
     # The runners' account is platform-only: an allow-list of principals, no list of EC2 or SSM actions.
