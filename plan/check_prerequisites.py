@@ -391,14 +391,16 @@ def notes(plan: PlanInput) -> list[str]:
             if not account.bootstrap:
                 continue
             arn = f"arn:aws:iam::{account.id}:role{doer.path}{doer.name}"
+            statement = json.dumps(bootstrap_trust_statement(shared.id, shared_doer), separators=(",", ":"))
             if base is not None and arn in base.role_arns:
                 lines.append(
                     f"{stack.name}: {key}.bootstrap: true: its doer is deployed (in the base): remove the flag; its "
                     "provider then assumes the doer (an in-place update of the provider, no resource replaced), and "
-                    "take the bootstrap statement out of the bootstrap role's trust"
+                    "take the bootstrap statement out of the bootstrap role's trust. To remove the account instead: "
+                    "`up` with the flag (the bootstrap role's trust must hold "
+                    f"{statement}), then remove the entry: its deletes run as the bootstrap role, not as its doer"
                 )
                 continue
-            statement = json.dumps(bootstrap_trust_statement(shared.id, shared_doer), separators=(",", ":"))
             lines.append(
                 f"{stack.name}: {key}.bootstrap: true: before the first `up`, a management administrator adds to "
                 f"arn:aws:iam::{account.id}:role/{config.providers.bootstrap_role_name}'s trust: {statement}; "

@@ -507,12 +507,17 @@ def test_removing_an_account_in_doer_mode_fails_as_its_doer_deleting_itself(
 def test_removing_an_account_after_an_up_with_bootstrap_deletes_through_the_bootstrap_role(
     deployed_doer: tuple[Path, dict[str, Any], diff.Base],
 ) -> None:
-    tmp_path, section, _ = deployed_doer
+    tmp_path, section, deployed = deployed_doer
     accounts = [{**a, "bootstrap": True} if a["name"] == "prod" else a for a in section["iam-federation:accounts"]]
     flagged = _base(tmp_path, _planned(tmp_path, with_changes(section, accounts=accounts)))
     plan = _planned(tmp_path, _without(section, "prod"), flagged)
     assert "doer-prod-role" in {c.name for c in _changes(plan)["delete"]}
     assert check_prerequisites.check(plan) == []
+    # The flagged `up` before it: the plan says how to remove the account, and what the bootstrap role must trust.
+    before = _planned(tmp_path, with_changes(section, accounts=accounts), deployed)
+    assert check_prerequisites.check(before) == []
+    (note,) = [n for n in check_prerequisites.notes(before) if "accounts[2].bootstrap" in n]
+    assert "To remove the account instead" in note and '"aws:PrincipalArn"' in note
 
 
 def test_destroy_in_doer_mode_fails_for_every_doer_naming_bootstrap_mode(
