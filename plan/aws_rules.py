@@ -320,6 +320,27 @@ DYNAMODB_RESOURCE_POLICY_ACTIONS = frozenset(
     )
 )
 DYNAMODB_ACTIONS_SOURCE = "DynamoDB Developer Guide, DynamoDB API operations supported by resource-based policies"
+# The one wildcard accepted: AWS's example grants "dynamodb:*" on a table and its indexes (DynamoDB Developer Guide,
+# "Resource-based policy examples", https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/
+# rbac-examples.html, access to perform all actions), and terraform-provider-aws's acceptance test of
+# aws_dynamodb_resource_policy attaches it (internal/service/dynamodb/testdata/tmpl/resource_policy_basic.gtpl). No
+# other wildcard (`*`, `dynamodb:Create*`, `dynamodb:Get?tem`) is documented for a table policy, and `*` or `s3:*` may
+# expand to names DynamoDB refuses: each is a finding, like a name outside the list.
+DYNAMODB_RESOURCE_POLICY_WILDCARDS = frozenset({"dynamodb:*"})
+DYNAMODB_WILDCARD_SOURCE = (
+    "DynamoDB Developer Guide, Resource-based policy examples (rbac-examples.html); terraform-provider-aws "
+    "internal/service/dynamodb/testdata/tmpl/resource_policy_basic.gtpl"
+)
+# NotAction in a table policy is documented on neither page (nor in the provider's tests): refused, so that no
+# statement escapes the list by naming what it does not cover.
+DYNAMODB_NOT_ACTION_SOURCE = (
+    "DynamoDB Developer Guide, DynamoDB API operations supported by resource-based policies and Resource-based "
+    "policy examples: NotAction is documented on neither"
+)
+# This is the rule; state_backend/policies.py TABLE_POLICY_ACTIONS is the program's choice from it (the table and
+# index actions its deny statements narrow by: the stream actions act on "<table>/stream/*", which those statements do
+# not name). The program cannot import plan/, so tests/test_accepts.py asserts that every action the program's
+# builder uses is in this list.
 
 
 @dataclass(frozen=True)

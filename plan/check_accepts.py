@@ -124,18 +124,7 @@ def _documented_findings(
         if problem:
             findings.append(_finding(registration, "name", inputs["name"], problem, rules.KMS_ALIAS_SOURCE))
     if kind == "aws:dynamodb/resourcePolicy:ResourcePolicy" and isinstance(inputs.get("policy"), str):
-        refused = sorted(_actions(json.loads(inputs["policy"])) - rules.DYNAMODB_RESOURCE_POLICY_ACTIONS)
-        if refused:
-            findings.append(
-                _finding(
-                    registration,
-                    "policy Action",
-                    refused,
-                    "DynamoDB refuses the whole PutResourcePolicy for actions it does not accept in a table policy "
-                    '("Invalid policy document: The following action names are invalid")',
-                    rules.DYNAMODB_ACTIONS_SOURCE,
-                )
-            )
+        findings += _table_policy_findings(registration, json.loads(inputs["policy"]))
     for size_rule in rules.SIZE_RULES:
         text = inputs.get(size_rule.input) if size_rule.type == kind else None
         if not isinstance(text, str):
@@ -173,15 +162,60 @@ def _named_buckets(kind: str, inputs: dict[str, Any]) -> Iterator[tuple[str, str
             yield key, inputs[key]
 
 
-def _actions(document: dict[str, Any]) -> set[str]:
-    names: set[str] = set()
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
     statements = document.get("Statement", [])
-    for statement in statements if isinstance(statements, list) else [statements]:
-        actions = statement.get("Action", [])
-        for action in [actions] if isinstance(actions, str) else actions:
-            if "*" not in action and "?" not in action:  # wildcards DynamoDB expands itself
-                names.add(action)
-    return names
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _names(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value or []]
+
+
+def _table_policy_findings(registration: Registration, document: dict[str, Any]) -> list[Finding]:
+    """A table's resource policy: every Action an accepted name or the documented wildcard; no NotAction."""
+    findings: list[Finding] = []
+    actions = [a for s in _statements(document) for a in _names(s.get("Action"))]
+    refused = sorted(
+        {a for a in actions if a not in rules.DYNAMODB_RESOURCE_POLICY_WILDCARDS and ("*" not in a and "?" not in a)}
+        - rules.DYNAMODB_RESOURCE_POLICY_ACTIONS
+    )
+    if refused:
+        findings.append(
+            _finding(
+                registration,
+                "policy Action",
+                refused,
+                "DynamoDB refuses the whole PutResourcePolicy for actions it does not accept in a table policy "
+                '("Invalid policy document: The following action names are invalid")',
+                rules.DYNAMODB_ACTIONS_SOURCE,
+            )
+        )
+    wildcards = sorted(
+        {a for a in actions if ("*" in a or "?" in a) and a not in rules.DYNAMODB_RESOURCE_POLICY_WILDCARDS}
+    )
+    if wildcards:
+        findings.append(
+            _finding(
+                registration,
+                "policy Action",
+                wildcards,
+                f"a wildcard other than {', '.join(sorted(rules.DYNAMODB_RESOURCE_POLICY_WILDCARDS))} is documented "
+                "nowhere for a table policy and may expand to names DynamoDB refuses",
+                rules.DYNAMODB_WILDCARD_SOURCE,
+            )
+        )
+    not_actions = [a for s in _statements(document) for a in _names(s.get("NotAction"))]
+    if any("NotAction" in s for s in _statements(document)):
+        findings.append(
+            _finding(
+                registration,
+                "policy NotAction",
+                not_actions,
+                "NotAction in a table policy is not documented as accepted: name the actions (Action)",
+                rules.DYNAMODB_NOT_ACTION_SOURCE,
+            )
+        )
+    return findings
 
 
 def _access_logging_findings(run: ProgramRun, registration: Registration, shared: FederationConfig) -> list[Finding]:

@@ -9,6 +9,9 @@ providers.mode (bootstrap: the management account's, outside this model; doer: t
 judging each hop with the evaluator on the documents the program registers, and, with `make plan BASE=`, whether
 each role the chain needs exists in the deployed base.
 
+With a base it also refuses a delete that runs as the role it deletes (self_deletions): in doer mode a removed
+account's doer, or every doer on `pulumi destroy`, is deleted through the provider that assumes it.
+
 Roles the program does not register (an account's bootstrap role, the management account's guard roles) cannot be
 judged here: their existence and trust are assumptions this module states (see notes()).
 """
@@ -21,7 +24,7 @@ from typing import Any
 
 from federation.config import AnyConfig, FederationConfig
 from plan.checks import Finding, PlanInput
-from plan.diff import Base, stack_of
+from plan.diff import Base, BaseResource, Change, changes_of, stack_of
 from plan.evaluator import ContextValue, Principal, Request, evaluate
 from plan.model import RoleModel
 from plan.runner import PROVIDER_TYPE, ProgramRun, Registration
@@ -43,17 +46,25 @@ class Hop:
     source_identity: str | None
 
 
-def chain_of(provider: Registration) -> list[Hop]:
-    """A provider's assumeRoles as the SDK sends them (a JSON text for a provider's nested inputs)."""
-    raw: Any = provider.inputs.get("assumeRoles")
+def _chain(inputs: dict[str, Any]) -> list[Hop]:
+    raw: Any = inputs.get("assumeRoles")
     values = json.loads(raw) if isinstance(raw, str) else (raw or [])
     return [Hop(str(v["roleArn"]), v.get("sourceIdentity") or None) for v in values]
 
 
-def _allowed_account(provider: Registration) -> str:
-    raw: Any = provider.inputs.get("allowedAccountIds")
+def chain_of(provider: Registration) -> list[Hop]:
+    """A provider's assumeRoles as the SDK sends them (a JSON text for a provider's nested inputs)."""
+    return _chain(provider.inputs)
+
+
+def _allowed_in(inputs: dict[str, Any]) -> str:
+    raw: Any = inputs.get("allowedAccountIds")
     values = json.loads(raw) if isinstance(raw, str) else (raw or [])
     return str(values[0]) if values else ""
+
+
+def _allowed_account(provider: Registration) -> str:
+    return _allowed_in(provider.inputs)
 
 
 def _account_of(arn: str) -> str:
@@ -243,6 +254,82 @@ def _provider_findings(
     return findings
 
 
+# The engine deletes a resource through the provider its state names (pulumi/pulumi pkg/resource/deploy: deletes run
+# last, in reverse dependency order: a role's policies and attachments, then the role, then a removed provider),
+# configured from the program's inputs when the program still registers that provider, else from the base's.
+DELETES_AS = (
+    "pulumi/pulumi pkg/resource/deploy (a delete runs through the resource's provider, a removed provider configured "
+    "from its state); terraform-provider-aws internal/service/iam/role.go (DeleteRole after the role's policies)"
+)
+SELF_TYPES = {
+    "aws:iam/role:Role": ("delete", "replace"),
+    "aws:iam/rolePolicy:RolePolicy": ("delete",),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("delete",),
+}
+
+
+def _role_of(resource: BaseResource) -> str:
+    """The role name a role, role policy or attachment of the base belongs to."""
+    if resource.type == "aws:iam/role:Role":
+        return str(resource.outputs.get("name") or resource.inputs.get("name") or "")
+    return str(resource.inputs.get("role") or "")
+
+
+def _self_fix(provider_name: str, account: str, shared_id: str, destroy: bool) -> str:
+    if account == shared_id or destroy:
+        return (
+            "run this `up` (or `pulumi destroy`) in providers.mode: bootstrap with management-account credentials "
+            "(every provider then assumes its account's bootstrap role, not a role it deletes; README, 'Day two')"
+        )
+    name = provider_name.removeprefix("aws-")
+    return (
+        f"first `up` with accounts entry {name!r} still listed and bootstrap: true (its provider then reaches the "
+        "bootstrap role through the shared account's doer, not the doer it deletes; the bootstrap role must trust "
+        "the shared doer: `make plan` prints the statement), then remove the entry; or run this `up` in "
+        "providers.mode: bootstrap with management-account credentials"
+    )
+
+
+def self_deletions(plan: PlanInput, base: Base, changes: list[Change]) -> list[Finding]:
+    """A delete (or a role's replacement) of a role that the deleting provider's own chain assumes, or of that role's
+    policies and attachments: once its permissions go, the rest is AccessDenied and the role is left half-deleted."""
+    registered = {r.urn: r for run in plan.runs for r in run.by_type(PROVIDER_TYPE)}
+    shared_id = plan.selection.organization.shared_account.id
+    destroy = not any(c.action != "delete" for c in changes)
+    findings: list[Finding] = []
+    for change in changes:
+        old = base.resources.get(change.urn)
+        if old is None or change.action not in SELF_TYPES.get(change.type, ()):
+            continue
+        provider = registered.get(old.provider)
+        inputs = (
+            provider.inputs
+            if provider
+            else (base.resources[old.provider].inputs if old.provider in base.resources else {})
+        )
+        account = _allowed_in(inputs)
+        role = _role_of(old)
+        for hop in _chain(inputs):
+            if _account_of(hop.role_arn) != account or hop.role_arn.rsplit("/", 1)[-1] != role or not role:
+                continue
+            if change.type == "aws:iam/role:Role" and str(old.outputs.get("arn", hop.role_arn)) != hop.role_arn:
+                continue
+            provider_name = old.provider.rsplit("::", 1)[-1]
+            findings.append(
+                Finding(
+                    CHECK,
+                    change.urn,
+                    f"{change.action} through {provider_name}, whose assumeRoles assume {hop.role_arn}",
+                    "the provider deletes the role it runs as: once its policies are detached or deleted the "
+                    "remaining deletes are AccessDenied and the role is left half-deleted; "
+                    + _self_fix(provider_name, account, shared_id, destroy),
+                    DELETES_AS,
+                )
+            )
+            break
+    return findings
+
+
 def check(plan: PlanInput) -> list[Finding]:
     base = plan.extras.get("base")
     ctx = _Context(
@@ -257,6 +344,9 @@ def check(plan: PlanInput) -> list[Finding]:
     for stack, run in zip(plan.selection.stacks, plan.runs, strict=True):
         for provider in run.by_type(PROVIDER_TYPE):
             findings += _provider_findings(ctx, stack.config, run, provider, org_id)
+    changes = changes_of(plan)
+    if ctx.base is not None and changes is not None:
+        findings += self_deletions(plan, ctx.base, changes)
     return findings
 
 
@@ -301,14 +391,16 @@ def notes(plan: PlanInput) -> list[str]:
             if not account.bootstrap:
                 continue
             arn = f"arn:aws:iam::{account.id}:role{doer.path}{doer.name}"
+            statement = json.dumps(bootstrap_trust_statement(shared.id, shared_doer), separators=(",", ":"))
             if base is not None and arn in base.role_arns:
                 lines.append(
                     f"{stack.name}: {key}.bootstrap: true: its doer is deployed (in the base): remove the flag; its "
                     "provider then assumes the doer (an in-place update of the provider, no resource replaced), and "
-                    "take the bootstrap statement out of the bootstrap role's trust"
+                    "take the bootstrap statement out of the bootstrap role's trust. To remove the account instead: "
+                    "`up` with the flag (the bootstrap role's trust must hold "
+                    f"{statement}), then remove the entry: its deletes run as the bootstrap role, not as its doer"
                 )
                 continue
-            statement = json.dumps(bootstrap_trust_statement(shared.id, shared_doer), separators=(",", ":"))
             lines.append(
                 f"{stack.name}: {key}.bootstrap: true: before the first `up`, a management administrator adds to "
                 f"arn:aws:iam::{account.id}:role/{config.providers.bootstrap_role_name}'s trust: {statement}; "

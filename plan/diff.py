@@ -5,7 +5,9 @@ state.json an earlier `make plan` wrote beside its report (the same shape, made 
 resource is a create, update, replace, delete or same, decided per URN from the inputs, with replacement taken from
 the provider's force-new inputs (plan/forcenew.py, each row citing terraform-provider-aws). The check fails on a
 replacement or deletion of a stateful or physically named resource unless `accepted_replacements` names it, and on
-a create that would collide with a physical name the same run deletes later (an account rename).
+a create that would collide with a physical name the same run deletes later (an account rename). Two changes the
+provider makes beyond the inputs are modelled: a provider's defaultTags change updates tagsAll on each taggable resource
+it manages (plan/forcenew.py TAGGABLE_TYPES), and a change of a regional resource's effective region replaces it.
 
 What this cannot see: drift (a refresh would), values the provider's Check fills in beyond plan/forcenew.py's
 SCHEMA_DEFAULTS, and diffs the provider suppresses other than equivalent JSON documents.
@@ -23,7 +25,15 @@ from typing import Any
 
 from federation.config import AnyConfig
 from plan.checks import Finding, PlanInput
-from plan.forcenew import GUARDED_TYPES, IGNORED_INPUTS, SCHEMA_DEFAULTS, force_new_inputs
+from plan.forcenew import (
+    GUARDED_TYPES,
+    IGNORED_INPUTS,
+    REGIONAL_TYPES,
+    SCHEMA_DEFAULTS,
+    TAGGABLE_TYPES,
+    TAGS_ALL_SOURCE,
+    force_new_inputs,
+)
 from plan.runner import ProgramRun, Registration
 
 CHECK = "day-two"
@@ -54,6 +64,7 @@ class BaseResource:
     protect: bool = False
     id: str = ""
     custom: bool = True
+    provider: str = ""  # the provider's URN (a state file holds "<urn>::<id>")
 
     @property
     def name(self) -> str:
@@ -92,9 +103,17 @@ def load_base(path: Path) -> Base:
         )
         raise BaseError(f"BASE={path}: no 'deployment' key: pass `pulumi stack export` output{hint}")
     resources: dict[str, BaseResource] = {}
-    for i, raw in enumerate((data["deployment"] or {}).get("resources") or []):
+    deployment = data["deployment"] or {}
+    if not isinstance(deployment, dict):
+        raise BaseError(f"BASE={path}: 'deployment' is not an object")
+    for i, raw in enumerate(deployment.get("resources") or []):
         if not isinstance(raw, dict) or "urn" not in raw or "type" not in raw:
             raise BaseError(f"BASE={path}: deployment.resources[{i}] has no urn or type")
+        # apitype.ResourceV3 (pulumi/pulumi sdk/go/common/apitype/core.go): `delete: true` marks the old copy of a
+        # replaced resource still to be deleted; it shares its URN with the live one, which is the one compared.
+        # Every other field the engine writes (dependencies, created, modified, sourcePosition, ...) is not read.
+        if raw.get("delete"):
+            continue
         resources[str(raw["urn"])] = BaseResource(
             urn=str(raw["urn"]),
             type=str(raw["type"]),
@@ -103,6 +122,7 @@ def load_base(path: Path) -> Base:
             protect=bool(raw.get("protect", False)),
             id=str(raw.get("id", "")),
             custom=bool(raw.get("custom", True)),
+            provider=str(raw.get("provider") or "").rsplit("::", 1)[0],
         )
     return Base(str(path), resources)
 
@@ -147,13 +167,24 @@ def _normal(value: Any) -> Any:
     return value
 
 
+def _is_default(value: Any, default: object) -> bool:
+    # A provider's configuration is kept as text in a real state file ("true"), the program's as values.
+    if isinstance(default, bool):
+        return _normal(value) in (default, str(default).lower())
+    return bool(_normal(value) == default)
+
+
 def changed_inputs(type_: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The inputs that differ. `region` of a regional type is judged by diff() (its effective value)."""
     defaults = SCHEMA_DEFAULTS.get(type_, {})
+    # Keys the provider's Check filled from the schema's defaults in the base's run (pulumi-terraform-bridge
+    # pkg/tfbridge/schema.go defaultsKey "__defaults"): left out by the program, they are filled the same again.
+    defaulted = set(old.get("__defaults") or []) if isinstance(old.get("__defaults"), list) else set()
     changed = []
     for key in sorted(set(old) | set(new)):
-        if key in IGNORED_INPUTS:
+        if key in IGNORED_INPUTS or (key == "region" and type_ in REGIONAL_TYPES):
             continue
-        if key not in new and key in defaults and _normal(old[key]) == defaults[key]:
+        if key not in new and (key in defaulted or (key in defaults and _is_default(old[key], defaults[key]))):
             continue
         before, after = _normal(old.get(key)), _normal(new.get(key))
         if SECRET_SIGNATURE in (before, after):
@@ -178,10 +209,57 @@ class Change:
         return self.urn.rsplit("::", 1)[-1]
 
 
+def _region_change(base: Base, old: BaseResource, reg: Registration, providers: dict[str, Registration]) -> bool:
+    """Whether a regional resource's effective region changes: its region input, or else its provider's."""
+    if reg.type not in REGIONAL_TYPES:
+        return False
+    base_provider = base.resources.get(old.provider)
+    before = (
+        old.inputs.get("region")
+        or old.outputs.get("region")
+        or (base_provider.inputs.get("region") if base_provider else None)
+    )
+    provider = providers.get(reg.provider_urn)
+    after = reg.inputs.get("region") or (provider.inputs.get("region") if provider else None)
+    return bool(before and after and before != after)
+
+
+def _default_tags(inputs: dict[str, Any]) -> dict[str, Any]:
+    tags = (_normal(inputs.get("defaultTags")) or {}).get("tags") if inputs.get("defaultTags") else None
+    return dict(tags) if isinstance(tags, dict) else {}
+
+
+def _tags_all_changes(base: Base, changes: list[Change], registered: dict[str, Registration]) -> None:
+    """A provider whose defaultTags change updates every taggable resource it manages whose merged tags change."""
+    retagged: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for change in changes:
+        if change.type.startswith("pulumi:providers:") and "defaultTags" in change.changed:
+            old = base.resources[change.urn].inputs
+            retagged[change.urn] = (_default_tags(old), _default_tags(registered[change.urn].inputs))
+    if not retagged:
+        return
+    for change in changes:
+        reg = registered.get(change.urn)
+        if change.type not in TAGGABLE_TYPES or reg is None or reg.provider_urn not in retagged:
+            continue
+        if change.action not in ("same", "update"):
+            continue
+        old_defaults, new_defaults = retagged[reg.provider_urn]
+        old_tags = _normal(base.resources[change.urn].inputs.get("tags")) or {}
+        new_tags = _normal(reg.inputs.get("tags")) or {}
+        if {**old_defaults, **old_tags} != {**new_defaults, **new_tags}:
+            change.action = "update"
+            change.changed = [*change.changed, "tagsAll"]
+            change.note = TAGS_ALL_SOURCE
+
+
 def diff(base: Base, registrations: Iterable[Registration]) -> list[Change]:
     """One Change per URN of the base or the program, in the program's order, then the deletions."""
     changes: list[Change] = []
     seen: set[str] = set()
+    registrations = list(registrations)
+    registered = {r.urn: r for r in registrations}
+    providers = {r.urn: r for r in registrations if r.type.startswith("pulumi:providers:")}
     for reg in registrations:
         if reg.type == STACK_TYPE or reg.urn in seen:
             continue
@@ -194,6 +272,8 @@ def diff(base: Base, registrations: Iterable[Registration]) -> list[Change]:
             changes.append(Change(reg.urn, reg.type, "same"))
             continue
         changed = changed_inputs(reg.type, old.inputs, reg.inputs)
+        if _region_change(base, old, reg, providers):
+            changed = sorted([*changed, "region"])
         if not changed:
             changes.append(Change(reg.urn, reg.type, "same", protected=old.protect))
             continue
@@ -216,6 +296,7 @@ def diff(base: Base, registrations: Iterable[Registration]) -> list[Change]:
         if urn in seen or old.type == STACK_TYPE or old.type.startswith("pulumi:providers:pulumi"):
             continue
         changes.append(Change(urn, old.type, "delete", protected=old.protect))
+    _tags_all_changes(base, changes, registered)
     return changes
 
 

@@ -198,6 +198,17 @@ GUARDED_TYPES: dict[str, str] = {
 # plugin's version (in a real export the provider's inputs carry it; a plugin upgrade is no change of the resource).
 IGNORED_INPUTS = frozenset({"__defaults", "version"})
 
+# A provider's inputs its CheckConfig fills when the program leaves them out, as a real `pulumi stack export` holds
+# them (strings: the engine keeps provider configuration as text). pulumi/pulumi-aws#1288 set skipMetadataApiCheck and
+# skipRegionValidation to default true; skipCredentialsValidation defaults to false (FACTS.md, pulumi-aws
+# provider docs). A base holding one of these values while the program sets nothing is no change.
+PROVIDER_DEFAULTS: dict[str, object] = {
+    "skipCredentialsValidation": False,
+    "skipMetadataApiCheck": True,
+    "skipRegionValidation": True,
+}
+
+
 # Input values a provider's Check fills in when the program leaves them out (terraform-provider-aws schema Default:
 # role.go path "/" and max_session_duration 3600, force_detach_policies false; bucket.go force_destroy false). A key
 # present in the base with this value and absent from the program is no change.
@@ -205,7 +216,56 @@ SCHEMA_DEFAULTS: dict[str, dict[str, object]] = {
     "aws:iam/role:Role": {"path": "/", "maxSessionDuration": 3600, "forceDetachPolicies": False},
     "aws:iam/instanceProfile:InstanceProfile": {"path": "/"},
     "aws:s3/bucket:Bucket": {"forceDestroy": False},
+    "pulumi:providers:aws": PROVIDER_DEFAULTS,
 }
+
+
+# The types whose resource class in pulumi-aws's Python SDK has a `tags_all` output (pulumi_aws 7.51.1,
+# pulumi_aws/<module>/<file>.py: `def tags_all(self)`; tests/test_day_two.py checks this list against the installed
+# SDK). Their tags_all is the provider's default_tags merged with the resource's own tags (terraform-provider-aws
+# internal/verify SetTagsDiff; internal/provider/sdkv2/tags_interceptor.go for transparent tagging), so a change of
+# the provider's defaultTags is an update of each of them whose merged tags change.
+TAGS_ALL_SOURCE = (
+    f"{TFP} internal/verify SetTagsDiff (tags_all = default_tags merged with tags); pulumi_aws 7.51.1 "
+    "Python SDK: tags_all output on the class"
+)
+TAGGABLE_TYPES = frozenset(
+    {
+        "aws:iam/role:Role",
+        "aws:iam/instanceProfile:InstanceProfile",
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+        "aws:s3/bucket:Bucket",
+        "aws:dynamodb/table:Table",
+        "aws:kms/key:Key",
+        "aws:organizations/policy:Policy",
+    }
+)
+
+# pulumi-aws v7 (terraform-provider-aws v6, "Enhanced Region Support") gives every regional resource a top-level
+# `region` input. Changing its effective value (the input, or the provider's region when it is unset) replaces the
+# resource; unset on one side and the provider's region on the other is no change. The types: those whose class in
+# pulumi_aws 7.51.1 has a `region` property (IAM and Organizations are global: none); checked against the SDK in
+# tests/test_day_two.py.
+REGION_SOURCE = (
+    f"{TFP} internal/provider/sdkv2/region.go forceNewIfRegionChanges and, for framework resources, "
+    "resourceForceNewIfRegionChangesInterceptor (Enhanced Region Support, provider v6 / pulumi-aws v7)"
+)
+REGIONAL_TYPES = frozenset(
+    {
+        "aws:s3/bucket:Bucket",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketLogging:BucketLogging",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:dynamodb/table:Table",
+        "aws:dynamodb/resourcePolicy:ResourcePolicy",
+        "aws:kms/key:Key",
+        "aws:kms/alias:Alias",
+    }
+)
 
 
 def force_new_inputs(type_: str) -> dict[str, str] | None:
@@ -213,4 +273,7 @@ def force_new_inputs(type_: str) -> dict[str, str] | None:
     row = FORCE_NEW.get(type_)
     if row is None:
         return None
-    return {pulumi: f"{row.source} ({row.terraform}.{tf} ForceNew)" for tf, pulumi in row.attributes}
+    rules = {pulumi: f"{row.source} ({row.terraform}.{tf} ForceNew)" for tf, pulumi in row.attributes}
+    if type_ in REGIONAL_TYPES:
+        rules["region"] = f"{REGION_SOURCE} ({row.terraform}.region)"
+    return rules

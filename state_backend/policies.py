@@ -181,6 +181,9 @@ TABLE_POLICY_ACTIONS_SOURCE = (
     "AWS DynamoDB Developer Guide, 'DynamoDB API operations supported by resource-based policies' "
     "(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/rbac-iam-actions.html)"
 )
+# The rule (what DynamoDB accepts, with its source) is plan/aws_rules.py DYNAMODB_RESOURCE_POLICY_ACTIONS; this is the
+# program's choice within it (tests/test_accepts.py asserts the subset), without the stream actions its statements
+# never target.
 # action -> the page's table it comes from. The page names API operations; they are the IAM actions of the same name,
 # except PartiQL's three APIs (ExecuteStatement, BatchExecuteStatement, ExecuteTransaction), which are authorized by
 # the four PartiQL* actions ('IAM security policies with PartiQL for DynamoDB', ql-iam.html), and the Transact*

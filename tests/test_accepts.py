@@ -22,6 +22,7 @@ from plan import aws_rules
 from plan.check_accepts import findings_of
 from plan.checks import CHECKS, Finding
 from plan.runner import PROVIDER_TYPE, ProgramRun, Registration, to_pulumi_config
+from state_backend import policies as sb_policies
 from tests.conftest import config_of, example_section, run_section, with_changes
 
 GUARD = {"enabled": True, "target_ids": ["r-ab12"]}
@@ -149,6 +150,61 @@ def test_check_fails_on_the_landed_lock_table_actions() -> None:
     finding = _one(findings_of([run], config_of(section)), "state-backend-lock-table-policy", "Invalid policy")
     assert finding.what == f"policy Action = {REFUSED_TABLE_ACTIONS!r}"
     assert finding.source == aws_rules.DYNAMODB_ACTIONS_SOURCE
+
+
+def _table_policy_with(change: Callable[[dict[str, Any]], None]) -> list[Finding]:
+    """The example's registered lock table policy, changed as given, through the check."""
+    section = example_section()
+    run = run_section(section)
+    table_policy = _only(run, "aws:dynamodb/resourcePolicy:ResourcePolicy")
+    document = json.loads(table_policy.inputs["policy"])
+    change(document)
+    table_policy.inputs["policy"] = json.dumps(document)
+    resource = f"{table_policy.type} {table_policy.name}"
+    return [f for f in findings_of([run], config_of(section)) if f.resource == resource]
+
+
+@pytest.mark.parametrize("wildcard", ["*", "dynamodb:Create*", "s3:*", "dynamodb:Get?tem"])
+def test_a_table_policy_wildcard_other_than_dynamodb_star_is_refused(wildcard: str) -> None:
+    def add(document: dict[str, Any]) -> None:
+        document["Statement"][-1]["Action"] = [*document["Statement"][-1]["Action"], wildcard]
+
+    (finding,) = _table_policy_with(add)
+    assert finding.what == f"policy Action = {[wildcard]!r}"
+    assert finding.source == aws_rules.DYNAMODB_WILDCARD_SOURCE
+    # The documented wildcard passes: the program's own deny-everyone statement uses it.
+    assert _table_policy_with(lambda document: None) == []
+
+
+def test_a_table_policy_not_action_is_checked() -> None:
+    def add(document: dict[str, Any]) -> None:
+        statement = document["Statement"][-1]
+        statement["NotAction"] = ["dynamodb:GetItem", "dynamodb:CreateGlobalTable"]
+        del statement["Action"]
+
+    found = _table_policy_with(add)
+    assert [(f.what, f.source) for f in found] == [
+        ("policy NotAction = ['dynamodb:GetItem', 'dynamodb:CreateGlobalTable']", aws_rules.DYNAMODB_NOT_ACTION_SOURCE)
+    ]
+
+
+def test_the_programs_table_actions_are_a_choice_within_the_rule() -> None:
+    """One rule (plan/aws_rules.py); the program's list (it cannot import plan/) is a subset of it."""
+    assert set(sb_policies.TABLE_POLICY_ACTIONS) <= aws_rules.DYNAMODB_RESOURCE_POLICY_ACTIONS
+    assert sb_policies.TABLE_POLICY_WILDCARD in aws_rules.DYNAMODB_RESOURCE_POLICY_WILDCARDS
+    for names in (sb_policies.TABLE_ITEM_ACTIONS, sb_policies.TABLE_COPY_ACTIONS, sb_policies.TABLE_READ_ACTIONS):
+        assert set(names) <= set(sb_policies.TABLE_POLICY_ACTIONS)
+    # Every name the builder writes, with every principal it can name.
+    document = sb_policies.lock_table_policy(
+        table_arn=sb_policies.table_arn("us-east-1", "111111111111", "locks"),
+        state_mgmt_arn="arn:aws:iam::111111111111:role/state-mgmt",
+        deployer_arns=["arn:aws:iam::111111111111:role/doer"],
+        state_reader_arn="arn:aws:iam::111111111111:role/reader",
+        plan_doer_arn="arn:aws:iam::111111111111:role/plan-doer",
+    )
+    named = {a for s in document["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert named <= aws_rules.DYNAMODB_RESOURCE_POLICY_ACTIONS | aws_rules.DYNAMODB_RESOURCE_POLICY_WILDCARDS
+    assert not any("NotAction" in s for s in document["Statement"])
 
 
 # --- issue #15 item 6: refused by validation, flagged by the check -------------------------------------------------

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pulumi_aws
 import pytest
 import yaml
 
@@ -17,7 +18,7 @@ import federation.topology as topology
 import plan.__main__ as plan_main
 from federation.config import ConfigError
 from iam import providers
-from plan import check_prerequisites, diff
+from plan import check_prerequisites, diff, forcenew
 from plan.checks import Finding, PlanInput
 from plan.escalation import analyse
 from plan.matrix import access_matrix
@@ -29,6 +30,7 @@ from tests.conftest import EXAMPLE_STACK, MEMBER_STACK, config_of, doc, example_
 SHARED = "111111111111"
 MANAGEMENT = "999999999999"
 QA = {"name": "qa", "id": "555555555555"}
+STACK = "pulumi:pulumi:Stack"
 
 
 def _doer(section: dict[str, Any], **providers_keys: Any) -> dict[str, Any]:
@@ -156,15 +158,134 @@ def test_adding_an_account_shows_exactly_its_resources_as_creates(
     assert diff.check(plan) == []
 
 
-def test_a_tag_change_is_updates_only(tmp_path: Path) -> None:
+def test_a_tag_change_updates_the_providers_and_the_tags_all_of_every_taggable_resource(tmp_path: Path) -> None:
+    """A defaultTags change is an in-place update of each provider and, as terraform-provider-aws computes tags_all
+    from default_tags, of every taggable resource those providers manage: never a replacement."""
     section = example_section()
     base = _base(tmp_path, _planned(tmp_path, section))
     plan = _planned(tmp_path, with_changes(section, tags={"Project": "iam-federation", "CostCenter": "42"}), base)
     changes = _changes(plan)
     assert changes["create"] == changes["replace"] == changes["delete"] == []
-    assert changes["update"], "a tag change must show"
-    assert {(c.type, tuple(c.changed)) for c in changes["update"]} == {(PROVIDER_TYPE, ("defaultTags",))}
+    run = plan.runs[0]
+    providers = {r.urn for r in run.by_type(PROVIDER_TYPE)}
+    taggable = {r.urn for r in run.resources if r.type in forcenew.TAGGABLE_TYPES and r.provider_urn in providers}
+    assert {"aws:iam/role:Role", "aws:s3/bucket:Bucket", "aws:dynamodb/table:Table"} <= {
+        r.type for r in run.resources if r.urn in taggable
+    }
+    updates = {c.urn: c.changed for c in changes["update"]}
+    assert updates == {**{u: ["defaultTags"] for u in providers}, **{u: ["tagsAll"] for u in taggable}}
+    # A policy or attachment has no tags: unchanged.
+    assert all(c.type not in forcenew.TAGGABLE_TYPES for c in changes["same"] if c.type != STACK)
+    assert "update   aws:s3/bucket:Bucket state-backend-bucket (in place: tagsAll)" in diff.diff_text(
+        base, diff.changes_of(plan) or []
+    )
     assert diff.check(plan) == []
+
+
+def test_a_default_tag_a_resource_overrides_leaves_its_tags_all_unchanged(tmp_path: Path) -> None:
+    """tags_all is default_tags merged with the resource's own tags (SetTagsDiff): a resource whose own tags set the
+    changed key keeps its tags_all."""
+    section = example_section()
+    own = {"CostCenter": "7"}
+    first = _planned(tmp_path, section)
+    (table,) = first.runs[0].by_type("aws:dynamodb/table:Table")
+    table.inputs["tags"] = own
+    base = _base(tmp_path, first)
+    plan = _planned(tmp_path, with_changes(section, tags={**section["iam-federation:tags"], "CostCenter": "42"}), base)
+    (table,) = plan.runs[0].by_type("aws:dynamodb/table:Table")
+    table.inputs["tags"] = own
+    changes = {c.name: c for c in diff.changes_of(plan) or []}
+    assert changes["state-backend-lock-table"].action == "same"
+    assert changes["state-backend-bucket"].changed == ["tagsAll"]
+
+
+def test_taggable_and_regional_types_agree_with_pulumi_aws() -> None:
+    """The data in plan/forcenew.py against the installed SDK: tags_all and region on the resource class."""
+    for token in forcenew.FORCE_NEW:
+        if token.startswith("pulumi:providers:"):
+            continue
+        module, name = token.split(":")[1].split("/")[0], token.split(":")[2]
+        cls = getattr(getattr(pulumi_aws, module), name)
+        assert (token in forcenew.TAGGABLE_TYPES) == hasattr(cls, "tags_all"), token
+        assert (token in forcenew.REGIONAL_TYPES) == hasattr(cls, "region"), token
+
+
+def test_a_region_change_replaces_every_regional_resource_and_fails_on_the_state_bucket(tmp_path: Path) -> None:
+    section = example_section()
+    base = _base(tmp_path, _planned(tmp_path, section))
+    plan = _planned(tmp_path, with_changes(section, region="eu-west-1"), base)
+    changes = _changes(plan)
+    replaced = {c.type for c in changes["replace"] if "region" in c.replaced_by}
+    assert {"aws:s3/bucket:Bucket", "aws:dynamodb/table:Table"} <= replaced
+    assert replaced <= forcenew.REGIONAL_TYPES
+    assert not any(c.type.startswith("aws:iam/") for c in changes["replace"])  # IAM is global
+    bucket = next(c for c in changes["replace"] if c.type == "aws:s3/bucket:Bucket")
+    assert "forceNewIfRegionChanges" in bucket.replaced_by["region"]
+    assert "state-backend-bucket" in {f.resource.rsplit("::", 1)[-1] for f in diff.check(plan)}
+
+
+# The shape of a real `pulumi stack export` (pulumi/pulumi sdk/go/common/apitype/core.go: UntypedDeployment
+# {version, deployment}, DeploymentV3 {manifest, secrets_providers, resources, pending_operations, metadata}, ResourceV3
+# {urn, custom, delete, id, type, inputs, outputs, parent, protect, dependencies, provider, propertyDependencies,
+# created, modified, sourcePosition, ...}), with the inputs the engine and the bridge add that the mock does not: a
+# provider's CheckConfig defaults as text and its plugin `version`, `__defaults` (pulumi-terraform-bridge
+# pkg/tfbridge/schema.go defaultsKey), and computed outputs (tagsAll, region).
+def _as_real_export(mock: dict[str, Any]) -> dict[str, Any]:
+    resources = []
+    for raw in mock["deployment"]["resources"]:
+        real = {
+            **raw,
+            "dependencies": [],
+            "propertyDependencies": {},
+            "created": "2026-12-01T10:00:00.000000Z",
+            "modified": "2026-12-01T10:00:00.000000Z",
+            "sourcePosition": "project:///federation/program.py#42,5",
+        }
+        inputs, outputs = dict(raw["inputs"]), dict(raw["outputs"])
+        if raw["type"] == PROVIDER_TYPE:
+            inputs.update(
+                skipCredentialsValidation="false",
+                skipMetadataApiCheck="true",
+                skipRegionValidation="true",
+                version="7.51.1",
+                __defaults=[],
+            )
+            outputs = dict(inputs)
+        elif raw["custom"]:
+            defaulted = {}
+            if raw["type"] == "aws:iam/role:Role":
+                defaulted = {k: v for k, v in forcenew.SCHEMA_DEFAULTS[raw["type"]].items() if k not in inputs}
+                if "description" not in inputs:  # a schema default the mock's table lacks: only __defaults says so
+                    defaulted["description"] = ""
+            inputs.update(defaulted, __defaults=sorted(defaulted))
+            if raw["type"] in forcenew.TAGGABLE_TYPES:
+                outputs["tagsAll"] = {**(outputs.get("tags") or {}), "ManagedBy": "pulumi/iam-federation"}
+            if raw["type"] in forcenew.REGIONAL_TYPES:
+                outputs["region"] = "us-east-1"
+        resources.append({**real, "inputs": inputs, "outputs": outputs})
+    # A replaced resource's old copy still to be deleted (delete: true) shares the live one's URN.
+    stale = next(r for r in resources if r["type"] == "aws:iam/role:Role")
+    resources.append({**stale, "id": "old-copy", "delete": True, "inputs": {**stale["inputs"], "name": "other"}})
+    return {
+        "version": 3,
+        "deployment": {
+            "manifest": {"time": "2026-12-01T10:00:00Z", "magic": "0" * 64, "version": "v3.200.0"},
+            "secrets_providers": {"type": "passphrase", "state": {"salt": "v1:abc"}},
+            "resources": resources,
+            "pending_operations": [],
+            "metadata": {},
+        },
+    }
+
+
+def test_a_real_stack_exports_extra_inputs_are_no_changes(tmp_path: Path) -> None:
+    section = example_section()
+    plan = _planned(tmp_path, section)
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(_as_real_export(diff.export_of(plan.runs)), default=str))
+    base = diff.load_base(path)
+    changes = _changes(_planned(tmp_path, section, base))
+    assert [(c.name, c.changed) for a in ("create", "update", "replace", "delete") for c in changes[a]] == []
 
 
 def test_a_bucket_name_change_fails_as_a_replacement_of_the_state_bucket(tmp_path: Path) -> None:
@@ -349,3 +470,67 @@ def test_the_shared_accounts_bootstrap_from_ci_is_refused_with_the_mode_that_wor
     assert finding.resource.endswith("::aws-shared")
     assert f"arn:aws:iam::{SHARED}:role/infrastructure-assumer-role -> sts:AssumeRole" in finding.what
     assert "shared_account.bootstrap" in finding.rule and "providers.mode: bootstrap" in finding.rule
+
+
+# Removing an account, and destroy, in doer mode: the deleting provider must not run as the role it deletes.
+def _without(section: dict[str, Any], name: str) -> dict[str, Any]:
+    return with_changes(section, accounts=[a for a in section["iam-federation:accounts"] if a["name"] != name])
+
+
+def _names(findings: list[Finding]) -> set[str]:
+    return {f.resource.rsplit("::", 1)[-1] for f in findings}
+
+
+def test_removing_an_account_in_doer_mode_fails_as_its_doer_deleting_itself(
+    deployed_doer: tuple[Path, dict[str, Any], diff.Base],
+) -> None:
+    tmp_path, section, base = deployed_doer
+    plan = _planned(tmp_path, _without(section, "prod"), base)
+    deleted = {c.name for c in _changes(plan)["delete"]}
+    assert "doer-prod-role" in deleted
+    found = check_prerequisites.check(plan)
+    doer_parts = {
+        r.name
+        for r in base.resources.values()
+        if r.type in check_prerequisites.SELF_TYPES
+        and r.provider.endswith("::aws-prod")
+        and check_prerequisites._role_of(r) == "infrastructure-doer-role"
+    }
+    assert "doer-prod-role" in doer_parts and len(doer_parts) >= 2  # the role and its policy or attachment
+    assert _names(found) == doer_parts
+    (prod,) = [a["id"] for a in section["iam-federation:accounts"] if a["name"] == "prod"]
+    doer = f"arn:aws:iam::{prod}:role/infrastructure-doer-role"
+    assert all(f.what.endswith(f"through aws-prod, whose assumeRoles assume {doer}") for f in found)
+    assert all("bootstrap: true" in f.rule and "'prod'" in f.rule for f in found)
+
+
+def test_removing_an_account_after_an_up_with_bootstrap_deletes_through_the_bootstrap_role(
+    deployed_doer: tuple[Path, dict[str, Any], diff.Base],
+) -> None:
+    tmp_path, section, deployed = deployed_doer
+    accounts = [{**a, "bootstrap": True} if a["name"] == "prod" else a for a in section["iam-federation:accounts"]]
+    flagged = _base(tmp_path, _planned(tmp_path, with_changes(section, accounts=accounts)))
+    plan = _planned(tmp_path, _without(section, "prod"), flagged)
+    assert "doer-prod-role" in {c.name for c in _changes(plan)["delete"]}
+    assert check_prerequisites.check(plan) == []
+    # The flagged `up` before it: the plan says how to remove the account, and what the bootstrap role must trust.
+    before = _planned(tmp_path, with_changes(section, accounts=accounts), deployed)
+    assert check_prerequisites.check(before) == []
+    (note,) = [n for n in check_prerequisites.notes(before) if "accounts[2].bootstrap" in n]
+    assert "To remove the account instead" in note and '"aws:PrincipalArn"' in note
+
+
+def test_destroy_in_doer_mode_fails_for_every_doer_naming_bootstrap_mode(
+    deployed_doer: tuple[Path, dict[str, Any], diff.Base],
+) -> None:
+    tmp_path, section, base = deployed_doer
+    plan = _planned(tmp_path, section, base)
+    everything = diff.diff(base, [])  # what `pulumi destroy` deletes: every resource of the base
+    found = check_prerequisites.self_deletions(plan, base, everything)
+    roles = {f.resource.rsplit("::", 1)[-1] for f in found if "aws:iam/role:Role::" in f.resource}
+    assert roles == {"doer-shared-role", "doer-dev-role", "doer-stage-role", "doer-prod-role"}
+    assert all("providers.mode: bootstrap with management-account credentials" in f.rule for f in found)
+    # In bootstrap mode every provider assumes the bootstrap role: nothing deletes itself.
+    bootstrap = _planned(tmp_path, example_section())
+    bootstrap_base = _base(tmp_path, bootstrap)
+    assert check_prerequisites.self_deletions(bootstrap, bootstrap_base, diff.diff(bootstrap_base, [])) == []
