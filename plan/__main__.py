@@ -207,7 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     shown = _shown(selection, runs)
     names = {a.id: a.name for a in organization.all_accounts}
     print(_header(selection))
-    print("The real program ran under Pulumi's mock runtime; nothing here ran against AWS or the Pulumi CLI.\n")
+    print("The real program ran under Pulumi's mock runtime; nothing here ran against AWS or the Pulumi CLI.")
+    # The verdict first: the details below run to hundreds of lines; the same lines close the output.
+    failed = len(matrix.mismatches) + len(escalation.failures) + len(findings)
+    print(
+        f"Verdict: {'FAILED' if failed else 'OK'} ({len(matrix.mismatches)} matrix mismatch(es), "
+        f"{len(escalation.failures)} reach(es) beyond the promise, {len(findings)} deployability finding(s)); "
+        f"details below and in {out / 'report.json'}, {out / 'checks.json'}\n"
+    )
     print(plan_text(shown, names))
     print()
     print(classes_text(matrix))
@@ -216,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(escalation_text(matrix, escalation))
     print()
-    print(checks_text(checks))
+    print(checks_text(checks, plan_input.extras.get("notes")))
     if day_two := day_two_text(plan_input):
         print(day_two)
 

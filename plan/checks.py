@@ -65,10 +65,12 @@ def run_checks(plan: PlanInput, checks: list[tuple[str, Check]] | None = None) -
     return {name: check(plan) for name, check in (CHECKS if checks is None else checks)}
 
 
-def checks_text(results: dict[str, list[Finding]]) -> str:
+def checks_text(results: dict[str, list[Finding]], notes: dict[str, str] | None = None) -> str:
+    """notes: a line a check leaves about what it decided (PlanInput.extras["notes"][name]), shown beside it."""
     lines = ["Deployability checks (what AWS, the provider, Terraform and the engine do with what is registered):"]
     for name, findings in results.items():
-        lines.append(f"  {name}: {'OK' if not findings else f'{len(findings)} finding(s)'}")
+        note = f" ({(notes or {})[name]})" if name in (notes or {}) else ""
+        lines.append(f"  {name}: {'OK' if not findings else f'{len(findings)} finding(s)'}{note}")
         lines += [f"    {finding.line()}" for finding in findings]
     return "\n".join(lines)
 

@@ -201,7 +201,8 @@ def summary(results: list[Decided], seconds: float) -> str:
 def check(plan: PlanInput) -> list[Finding]:
     started = time.perf_counter()
     results = decide(properties(plan.selection.organization, plan.model))
-    print(summary(results, time.perf_counter() - started))
+    # Shown with the check's verdict by python -m plan (plan.checks.checks_text).
+    plan.extras.setdefault("notes", {})["smt"] = summary(results, time.perf_counter() - started)
     return [
         _finding(r)
         for r in results
