@@ -22,13 +22,13 @@ from federation.config import FederationConfig
 from plan.checks import Finding, PlanInput
 from plan.evaluator import ContextValue, Document, Principal, Request, evaluate
 from plan.model import IamModel, RoleModel
-from plan.runner import ProgramRun
+from plan.runner import ProgramRun, Registration
 from plan.world import ADMIN, FULL_AWS_ACCESS, managed
 
 CHECK = "deployer-keeps-control"
 Phase = Literal["create", "read", "update", "delete"]
 # What a call acts on: the bucket, the table or the key (each under its resource policy).
-Target = Literal["bucket", "table", "key"]
+Target = Literal["bucket", "table", "key", "iam"]
 PROVIDER = "hashicorp/terraform-provider-aws"
 # How S3, DynamoDB and KMS authorize each API call: each API reference's "Permissions" section and the Service
 # Authorization Reference ("Actions, resources, and condition keys for Amazon S3 / DynamoDB / KMS").
@@ -202,6 +202,66 @@ CALLS: dict[str, tuple[str, tuple[Call, ...]]] = {
         ),
     ),
 }
+# IAM resources of the shared account: no resource policy decides their calls, but the organization guard's SCP does
+# (it keeps the federation's roles to the roles that deploy them); judged when the program registers an SCP. The call
+# acts on the role (or instance profile, or OIDC provider) the registration names.
+IAM_CALLS: dict[str, tuple[str, tuple[Call, ...]]] = {
+    "aws:iam/role:Role": (
+        "internal/service/iam/role.go",
+        _calls(
+            ("create", "CreateRole", "iam:CreateRole", "iam"),
+            ("create", "TagRole", "iam:TagRole", "iam"),
+            ("read", "GetRole", "iam:GetRole", "iam"),
+            ("read", "ListRolePolicies", "iam:ListRolePolicies", "iam"),
+            ("read", "ListAttachedRolePolicies", "iam:ListAttachedRolePolicies", "iam"),
+            ("update", "UpdateAssumeRolePolicy", "iam:UpdateAssumeRolePolicy", "iam"),
+            ("update", "UpdateRole", "iam:UpdateRole", "iam"),
+            ("update", "TagRole", "iam:TagRole", "iam"),
+            ("update", "UntagRole", "iam:UntagRole", "iam"),
+            ("delete", "ListInstanceProfilesForRole", "iam:ListInstanceProfilesForRole", "iam"),
+            ("delete", "DeleteRole", "iam:DeleteRole", "iam"),
+        ),
+    ),
+    "aws:iam/rolePolicy:RolePolicy": (
+        "internal/service/iam/role_policy.go",
+        _calls(
+            ("create", "PutRolePolicy", "iam:PutRolePolicy", "iam"),
+            ("read", "GetRolePolicy", "iam:GetRolePolicy", "iam"),
+            ("update", "PutRolePolicy", "iam:PutRolePolicy", "iam"),
+            ("delete", "DeleteRolePolicy", "iam:DeleteRolePolicy", "iam"),
+        ),
+    ),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (
+        "internal/service/iam/role_policy_attachment.go",
+        _calls(
+            ("create", "AttachRolePolicy", "iam:AttachRolePolicy", "iam"),
+            ("read", "ListAttachedRolePolicies", "iam:ListAttachedRolePolicies", "iam"),
+            ("delete", "DetachRolePolicy", "iam:DetachRolePolicy", "iam"),
+        ),
+    ),
+    "aws:iam/instanceProfile:InstanceProfile": (
+        "internal/service/iam/instance_profile.go",
+        _calls(
+            ("create", "CreateInstanceProfile", "iam:CreateInstanceProfile", "iam"),
+            ("create", "AddRoleToInstanceProfile", "iam:AddRoleToInstanceProfile", "iam"),
+            ("read", "GetInstanceProfile", "iam:GetInstanceProfile", "iam"),
+            ("update", "TagInstanceProfile", "iam:TagInstanceProfile", "iam"),
+            ("delete", "RemoveRoleFromInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam"),
+            ("delete", "DeleteInstanceProfile", "iam:DeleteInstanceProfile", "iam"),
+        ),
+    ),
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": (
+        "internal/service/iam/openid_connect_provider.go",
+        _calls(
+            ("create", "CreateOpenIDConnectProvider", "iam:CreateOpenIDConnectProvider", "iam"),
+            ("read", "GetOpenIDConnectProvider", "iam:GetOpenIDConnectProvider", "iam"),
+            ("update", "UpdateOpenIDConnectProviderThumbprint", "iam:UpdateOpenIDConnectProviderThumbprint", "iam"),
+            ("update", "TagOpenIDConnectProvider", "iam:TagOpenIDConnectProvider", "iam"),
+            ("delete", "DeleteOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider", "iam"),
+        ),
+    ),
+}
+
 # The lock table encrypted with the state key: DynamoDB asks KMS on the caller's behalf when the table is created or
 # its encryption changes (DynamoDB Developer Guide, "How Amazon DynamoDB uses AWS KMS": kms:CreateGrant,
 # kms:DescribeKey through dynamodb.<region>.amazonaws.com).
@@ -253,8 +313,20 @@ def _targets(model: IamModel) -> dict[Target, tuple[str, Document | None]]:
     }
 
 
+def _table_of(registration_type: str) -> tuple[str, tuple[Call, ...]]:
+    return CALLS[registration_type] if registration_type in CALLS else IAM_CALLS[registration_type]
+
+
+def _iam_arn(registration: Registration, account: str) -> str:
+    """What an IAM call acts on: the resource's own ARN, or, for a role's policy or attachment, the role's."""
+    if registration.type in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+        # The role is named by name; its path does not change what the guard matches here (role names are unique).
+        return str(registration.state.get("roleArn") or f"arn:aws:iam::{account}:role/{registration.inputs['role']}")
+    return str(registration.state.get("arn") or f"arn:aws:iam::{account}:{registration.name}")
+
+
 def _calls_of(registration_type: str, model: IamModel, region: str, account: str) -> list[Call]:
-    calls = list(CALLS[registration_type][1])
+    calls = list(_table_of(registration_type)[1])
     if registration_type == "aws:dynamodb/table:Table" and model.key_arn:
         via = (("kms:ViaService", f"dynamodb.{region}.amazonaws.com"), ("kms:CallerAccount", account))
         for phase in ("create", "update"):
@@ -263,27 +335,34 @@ def _calls_of(registration_type: str, model: IamModel, region: str, account: str
 
 
 def lockouts(config: FederationConfig, model: IamModel, run: ProgramRun) -> list[Finding]:
-    """Every provider call on the shared account's backend that a registered resource policy denies to a deployer."""
+    """Every provider call in the shared account (the backend's, and under an SCP the IAM resources') that a registered
+    resource policy or SCP denies to a deployer."""
     shared = config.shared_account.id
     targets = _targets(model)
     findings: list[Finding] = []
-    registered = [r for r in run.registrations if r.type in CALLS and r.custom and run.account_of(r) == shared]
+    # IAM calls are judged only under an SCP: without one nothing but the deployer's own policies decides them.
+    judged = {*CALLS, *(IAM_CALLS if model.scps else ())}
+    registered = [r for r in run.registrations if r.type in judged and r.custom and run.account_of(r) == shared]
     for deployer in deployers(config, model):
         for registration in registered:
-            source_file = CALLS[registration.type][0]
+            source_file = _table_of(registration.type)[0]
             for call in _calls_of(registration.type, model, config.region, shared):
                 if deployer.reads_only and (
                     call.phase != "read" or (registration.type, call.api) in PLAN_MODE_WITHHELD
                 ):
                     continue
-                resource, policy = targets[call.on]
-                if policy is None:
+                resource, policy = (_iam_arn(registration, shared), None) if call.on == "iam" else targets[call.on]
+                if policy is None and call.on != "iam":
                     continue  # no resource policy on it: only the deployer's own policies decide (not this check)
                 request = Request(call.action, resource, shared, policy, call.context)
                 verdict = evaluate(deployer.principal, request)
                 if verdict.allowed:
                     continue
-                denied_by = [r for r in verdict.decided_by if r.startswith("resource:Deny")] or verdict.decided_by
+                denied_by = [r for r in verdict.decided_by if r.startswith("resource:Deny")]
+                if not denied_by and model.scps:
+                    # The evaluator names the Allow it found; what overrode it is the registered SCP.
+                    denied_by = ["the organization guard's SCP (no resource policy denies it)"]
+                denied_by = denied_by or verdict.decided_by
                 findings.append(
                     Finding(
                         check=CHECK,
@@ -293,7 +372,7 @@ def lockouts(config: FederationConfig, model: IamModel, run: ProgramRun) -> list
                             f"{deployer.principal.arn} (providers.mode {deployer.mode})"
                         ),
                         rule=(
-                            "a lockout: the registered policy denies the provider a call it makes, so "
+                            "a lockout: a registered policy denies the provider a call it makes, so "
                             f"{call.phase} fails with 403 (decided by {', '.join(denied_by) or 'no Allow'})"
                         ),
                         source=f"{PROVIDER} {source_file}; {ACTION_SOURCE}",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 import pytest
 
 from federation.config import ConfigError
-from plan.check_deployer import CALLS, PLAN_MODE_WITHHELD, deployers, lockouts
+from plan.check_deployer import CALLS, IAM_CALLS, PLAN_MODE_WITHHELD, deployers, lockouts
 from plan.checks import CHECKS
 from plan.evaluator import Request, evaluate
 from plan.model import IamModel, iam_model
@@ -167,3 +168,32 @@ def test_every_action_the_registered_table_policy_names_is_accepted_by_dynamodb(
         named |= set(actions if isinstance(actions, list) else [actions])
     assert named - set(TABLE_POLICY_ACTIONS) == {TABLE_POLICY_WILDCARD}
     assert {s["Sid"] for s in document["Statement"]} >= {"StateReaderGetItemOnly", "PlanDoerReadsSettingsOnly"}
+
+
+GUARD = {
+    "management_account_id": "999999999999",
+    "organization_guard": {"enabled": True, "target_ids": ["r-ab12"]},
+}
+
+
+def test_under_the_guard_the_deployers_keep_every_iam_call_and_a_guard_that_binds_them_is_caught() -> None:
+    """The organization guard's SCP decides the IAM calls the provider makes in the shared account (roles, their
+    policies and attachments, the instance profile, OIDC providers): the deployers must keep every one of them."""
+    section = with_changes(example_section(), **GUARD)
+    run = run_section(section)
+    config, model = config_of(section), iam_model(run)
+    assert model.scps and lockouts(config, model, run) == []
+    # Judged on the registered IAM resources of the shared account, not only the backend's.
+    assert any(r.type in IAM_CALLS and run.account_of(r) == SHARED_ID for r in run.registrations)
+    # A guard that forgets to exempt the deployers from its role protection locks Pulumi out of its own roles.
+    bound = copy.deepcopy(model)
+    for scp in bound.scps:
+        for statement in scp["Statement"]:
+            condition = statement.get("Condition", {})
+            for operator in [op for op in condition if op.startswith("ArnNotLike") or op.startswith("ArnNotEquals")]:
+                condition[operator] = {key: ["arn:aws:iam::*:role/nobody"] for key in condition[operator]}
+    findings = lockouts(config, bound, run)
+    assert any("iam:UpdateAssumeRolePolicy" in f.what and f.resource == "doer-shared-role" for f in findings)
+    assert any("iam:DeleteRolePolicy" in f.what for f in findings)
+    iam = [f for f in findings if " (iam:" in f.what]
+    assert iam and all("the organization guard's SCP" in f.rule for f in iam)
