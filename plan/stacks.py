@@ -202,6 +202,17 @@ def cross_stack_problems(stacks: list[StackFile]) -> list[str]:
     return problems
 
 
+def region_problems(shared: StackFile, members: list[StackFile]) -> list[str]:
+    """A member in another region than its shared stack: its doers' state would sit in the shared stack's bucket and
+    table of that region while its providers and Terragrunt files name another (issue #17 item 6)."""
+    return [
+        f"{member.path.name}: iam-federation:region = {member.config.region!r}: the shared stack {shared.name!r} it "
+        f"reads is in {shared.config.region!r}; a member stack takes its shared stack's region"
+        for member in members
+        if member.config.region != shared.config.region
+    ]
+
+
 def plan_path_problems(shared: StackFile, members: list[StackFile]) -> list[str]:
     """A member building plan doers for a shared stack without the plan path: the outputs they need do not exist."""
     assert isinstance(shared.config, FederationConfig)
@@ -326,7 +337,7 @@ def select_organization(directory: Path, shared: str | None = None) -> Selection
     foreign = [s for s in valid if s.name not in ours and (s.name in roots or s.shared_name in roots)]
     group = [base, *[roots[n] for n in sorted(ours) if n != base.name], *members]
     group += [s for s in valid if s.shared_name in ours and s.shared_name != base.name]
-    problems += cross_stack_problems(group) + plan_path_problems(base, members)
+    problems += cross_stack_problems(group) + plan_path_problems(base, members) + region_problems(base, members)
     problems += [
         f"{s.path.name}: iam-federation:organization_id = {_organization_id(s)!r}: a second shared or "
         f"complete stack of this organization; '{ALL}' plans one shared stack and the member stacks reading it"
@@ -356,7 +367,7 @@ def select_stacks(directory: Path, stack: str, shared: str | None = None) -> Sel
     else:
         base, members = target, []
     group = belonging_with(target, valid)
-    problems = cross_stack_problems(group) + plan_path_problems(base, members)
+    problems = cross_stack_problems(group) + plan_path_problems(base, members) + region_problems(base, members)
     if problems:
         raise ConfigError(with_lines(directory, problems))
     warnings = [

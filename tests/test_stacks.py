@@ -250,6 +250,19 @@ def test_plan_refuses_an_account_held_twice(tmp_path: Path, capsys: pytest.Captu
     )
 
 
+@pytest.mark.parametrize("stack", ["members-a", "all"])
+def test_a_member_in_another_region_than_its_shared_stack_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stack: str
+) -> None:
+    _write(tmp_path, "shared", example_section())
+    _write(tmp_path, "members-a", member_section(region="eu-west-1"))
+    code = plan_main.main(["--dir", str(tmp_path), "--stack", stack, "--out", str(tmp_path / "out"), "--no-png"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "iam-federation:region = 'eu-west-1': the shared stack 'shared' it reads is in 'us-east-1'" in err
+    assert "Pulumi.members-a.yaml:" in err
+
+
 def test_plan_of_a_member_without_its_shared_stack_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     member = _write(tmp_path, "members-a", member_section())
     assert plan_main.main(["--stack-file", str(member), "--no-png", "--out", str(tmp_path / "o")]) == 2
