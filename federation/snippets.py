@@ -373,7 +373,13 @@ def plan_doer_profiles(accounts: Iterable[AccountFacts]) -> str:
         if account.plan_doer_arn is not None:
             lines += _profile(
                 plan_profile(account.name),
-                {"source_profile": PLAN_ASSUMER_PROFILE, "role_arn": account.plan_doer_arn, "region": account.region},
+                {
+                    "source_profile": PLAN_ASSUMER_PROFILE,
+                    "role_arn": account.plan_doer_arn,
+                    # Named after the person, as the apply profiles are: CloudTrail then says who planned.
+                    "role_session_name": PERSON,
+                    "region": account.region,
+                },
             )
     return "\n".join(lines)
 
@@ -422,7 +428,13 @@ def _plan_profiles(config: FederationConfig, accounts: list[AccountFacts], with_
         f"# allows sts:AssumeRole on {plan_assumer_arn(config)} (docs/plan-path.md).",
     ]
     lines += _profile(
-        PLAN_ASSUMER_PROFILE, {"source_profile": first, "role_arn": plan_assumer_arn(config), "region": config.region}
+        PLAN_ASSUMER_PROFILE,
+        {
+            "source_profile": first,
+            "role_arn": plan_assumer_arn(config),
+            "role_session_name": PERSON,
+            "region": config.region,
+        },
     )
     return "\n".join(lines) + "\n" + plan_doer_profiles(accounts)
 

@@ -288,3 +288,16 @@ def test_the_articles_chain_sets_who_on_the_provider_and_the_backend() -> None:
     assert assume == {"role_arn": "${local.doer_role_arn}", "session_name": WHO, "source_identity": WHO}
     backend = root["remote_state"][0]["config"]["assume_role"]
     assert (backend["session_name"], backend["source_identity"]) == (WHO, WHO)
+
+
+def test_plan_path_profiles_name_their_sessions_after_the_person_too() -> None:
+    """issue #17 item 6: the plan path's profiles carried no role_session_name (botocore-session-<epoch> then)."""
+    section = with_changes(
+        example_section(),
+        plan_path={"enabled": True, "permission_sets": ["AWSReadOnlyAccess"]},
+    )
+    output = configparser.ConfigParser()
+    output.read_string(run_section(section).outputs["aws_config_snippet"])
+    plan_roles = {name: s for name, s in output.items() if "role_arn" in s and name.endswith(snippets.PLAN_SUFFIX)}
+    assert {"profile assumer.plan", "profile dev.plan", "profile prod.plan"} <= set(plan_roles)
+    assert {s["role_session_name"] for s in plan_roles.values()} == {snippets.PERSON}
