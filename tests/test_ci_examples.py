@@ -8,17 +8,24 @@ job's role, through the evaluator on the registered trust policies.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from federation.config import ConfigError
+from federation import names
+from federation.config import ConfigError, FederationConfig
+from orchestrate.__main__ import stack_specs
 from plan.escalation import analyse
 from plan.evaluator import Request, evaluate
 from plan.matrix import access_matrix
 from plan.model import IamModel, iam_model
+from plan.runner import run_program
+from plan.stacks import StackFile, read_stack_file, select_stacks
 from tests.conftest import ROOT, config_of, example_section, run_section, with_changes
 from tests.test_oidc import GH, GITHUB_ARN, GITLAB_ARN, SHARED, documented_ci, github, section_with, token
 
@@ -205,3 +212,144 @@ def test_a_mutable_github_apply_subject_is_refused_unless_taken_as_a_named_risk(
     assert "github-mutable-subject" in analyse(config, matrix).risks
     # The immutable form needs no risk, and a mutable plan subject is no apply path.
     assert config_of(section_with(github())).risks == []
+
+
+# The organization pipeline (issue #17 item 5): the example stack itself trusts the example workflow's jobs, the plan
+# job plans every stack of the organization, the apply job applies them in order through the orchestrator, and
+# refuses to while a stack is still in bootstrap mode.
+EXAMPLE_DIR = ROOT / "examples"
+# acme/infra by its ids, as GitHub's immutable subject names it (the ids of the example, docs/ci.md).
+REPOSITORY = "acme@1234567/infra@890123456"
+# The aud configure-aws-credentials requests when given no `audience` (its action.yml of v6).
+JOB_AUDIENCE = "sts.amazonaws.com"
+
+
+@pytest.fixture(scope="module")
+def example_stack() -> tuple[FederationConfig, IamModel]:
+    """examples/Pulumi.shared.yaml, read by the project's loader and run as the program runs it."""
+    stack = read_stack_file(EXAMPLE_DIR / "Pulumi.shared.yaml")
+    assert isinstance(stack, StackFile), stack
+    assert isinstance(stack.config, FederationConfig)
+    return stack.config, iam_model(run_program(stack.raw, stack=stack.name))
+
+
+def _commands(job: dict[str, Any], env: dict[str, Any]) -> list[str]:
+    """The job's run lines with the workflow's env written in ("$SHARED_STACK" -> shared)."""
+    lines = [line.strip() for step in job["steps"] for line in str(step.get("run", "")).splitlines()]
+    for key, value in env.items():
+        lines = [line.replace(f'"${key}"', str(value)).replace(f"${key}", str(value)) for line in lines]
+    return lines
+
+
+def test_the_example_stack_trusts_each_job_token_for_its_role_only(
+    example_stack: tuple[FederationConfig, IamModel],
+) -> None:
+    config, model = example_stack
+    (trust,) = config.ci.oidc
+    jobs = workflow()["jobs"]
+    subs = {
+        name: _github_sub(REPOSITORY, job, "pull_request" if name == "plan" else "push") for name, job in jobs.items()
+    }
+    # Exactly the subjects the jobs get, each on its own side.
+    assert (
+        trust.provider == "github" and trust.apply_subjects == [subs["apply"]] and trust.plan_subjects == [subs["plan"]]
+    )
+    assert config.plan_path.enabled
+    arns = {names.assumer_arn(config): "assumer-role", names.plan_assumer_arn(config): "plan-assumer-role"}
+    expected = {"plan": "plan-assumer-role", "apply": "assumer-role"}
+    for name, job in jobs.items():
+        credentials = job["steps"][_credentials_index(job["steps"])]["with"]
+        assert "audience" not in credentials, name
+        role = arns[credentials["role-to-assume"]]
+        assert role == expected[name], name
+        reached = {
+            r
+            for r in ("assumer-role", "plan-assumer-role")
+            if admitted(model, r, subs[name], JOB_AUDIENCE, GITHUB_ARN, GH)
+        }
+        assert reached == {role}, (name, subs[name], reached)
+    # The plan job's token on main (no environment) and the mutable name reach nothing.
+    for sub in (f"repo:{REPOSITORY}:ref:refs/heads/main", "repo:acme/infra:environment:production"):
+        assert not any(admitted(model, r, sub, JOB_AUDIENCE, GITHUB_ARN, GH) for r in expected.values()), sub
+
+
+def test_the_plan_job_plans_the_organization_and_the_apply_job_applies_it_through_the_orchestrator() -> None:
+    loaded = workflow()
+    env, jobs = loaded["env"], loaded["jobs"]
+    plan, apply = _commands(jobs["plan"], env), _commands(jobs["apply"], env)
+    assert "make plan STACK=all SHARED=shared" in plan
+    assert "make orchestrate OP=up SHARED=shared" in apply
+    # No stack is applied another way: no pulumi/actions `command`, no `pulumi up` of one stack.
+    steps = jobs["apply"]["steps"]
+    assert not [s for s in steps if "command" in s.get("with", {})]
+    assert not [line for line in apply if line.startswith("pulumi ") and " up" in line]
+    # The orchestrator before Terragrunt, and the refusal of bootstrap mode before both and before the credentials.
+    index = {name: i for i, s in enumerate(steps) for name in [str(s.get("name", ""))]}
+    (orchestrate,) = [i for i, s in enumerate(steps) if "make orchestrate" in str(s.get("run", ""))]
+    (terragrunt,) = [i for i, s in enumerate(steps) if "-- apply" in str(s.get("run", ""))]
+    refusal = index["Refuse to apply while a stack is in providers.mode bootstrap"]
+    assert refusal < _credentials_index(steps) < orchestrate < terragrunt
+    # What these make targets run (the Makefile), and that they take every stack of an organization laid out like
+    # the example one: the shared stack first, then its member stack.
+    makefile = (ROOT / "Makefile").read_text()
+    assert "$(PY) -m plan --dir $(STACKS) --stack $(STACK) $(if $(SHARED),--shared $(SHARED))" in makefile
+    assert "$(PY) -m orchestrate $(OP) --all --stacks-dir $(STACKS) $(if $(SHARED),--shared $(SHARED))" in makefile
+    assert [s.name for s in select_stacks(EXAMPLE_DIR, "all", "shared").stacks] == ["shared", "members-a"]
+    specs, _ = stack_specs(EXAMPLE_DIR, "shared")
+    assert [(s.name, s.kind) for s in specs] == [("shared", "complete"), ("members-a", "member")]
+    # GitLab: the same, without make (its venv rule would reinstall in a fresh checkout).
+    pipeline: dict[str, Any] = yaml.safe_load(PIPELINE.read_text())
+    assert pipeline["variables"]["SHARED_STACK"] == env["SHARED_STACK"] == "shared"
+    assert 'venv/bin/python -m plan --dir . --stack all --shared "$SHARED_STACK"' in pipeline["plan"]["script"]
+    script = pipeline["apply"]["script"]
+    runs = [i for i, line in enumerate(script) if line.startswith("venv/bin/python -m orchestrate up --all")]
+    assert runs == [script.index('venv/bin/python -m orchestrate up --all --stacks-dir . --shared "$SHARED_STACK"')]
+    assert "select_organization" in script[0] and runs[0] < script.index(
+        "cd live && terragrunt run --all --non-interactive -- apply"
+    )
+
+
+def _refusal_scripts() -> list[str]:
+    steps = workflow()["jobs"]["apply"]["steps"]
+    (github_step,) = [
+        s for s in steps if s.get("name") == "Refuse to apply while a stack is in providers.mode bootstrap"
+    ]
+    gitlab_script: list[str] = yaml.safe_load(PIPELINE.read_text())["apply"]["script"]
+    return [str(github_step["run"]), gitlab_script[0]]
+
+
+def _with_mode(text: str, mode: str) -> str:
+    replaced, count = re.subn(r"(iam-federation:providers:\n    mode: )\w+", rf"\g<1>{mode}", text)
+    assert count == 1
+    return replaced
+
+
+@pytest.mark.parametrize("ci", ["github", "gitlab"])
+def test_the_apply_job_refuses_while_a_stack_is_in_bootstrap_mode(ci: str, tmp_path: Path) -> None:
+    script = dict(zip(["github", "gitlab"], _refusal_scripts(), strict=True))[ci]
+    (tmp_path / "venv").symlink_to(ROOT / "venv")
+    files = {name: (EXAMPLE_DIR / name).read_text() for name in ("Pulumi.shared.yaml", "Pulumi.members-a.yaml")}
+
+    def run(modes: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        for name, text in files.items():
+            (tmp_path / name).write_text(_with_mode(text, modes[name]))
+        environment = {**os.environ, "PYTHONPATH": str(ROOT), "SHARED_STACK": "shared"}
+        return subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=environment, capture_output=True, text=True
+        )
+
+    both = run({"Pulumi.shared.yaml": "bootstrap", "Pulumi.members-a.yaml": "bootstrap"})
+    assert both.returncode == 1, both.stderr
+    lines = both.stderr.splitlines()
+    assert [line.split(":", 2)[1].strip() for line in lines] == ["Pulumi.shared.yaml", "Pulumi.members-a.yaml"]
+    assert all("iam-federation:providers.mode = 'bootstrap': CI applies in doer mode only" in line for line in lines)
+    assert "set providers.mode: doer in every stack file and merge" in lines[0]
+    # The flip half done: the stack still in bootstrap mode is named, alone.
+    half = run({"Pulumi.shared.yaml": "doer", "Pulumi.members-a.yaml": "bootstrap"})
+    assert (
+        half.returncode == 1
+        and half.stderr.startswith("error: Pulumi.members-a.yaml:")
+        and len(half.stderr.splitlines()) == 1
+    ), half.stderr
+    done = run({"Pulumi.shared.yaml": "doer", "Pulumi.members-a.yaml": "doer"})
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr

@@ -531,8 +531,8 @@ def test_the_github_workflow_plans_with_the_plan_identity_and_applies_with_the_a
     assert not [u for u in uses["plan"] if u.startswith("pulumi/")] and "pulumi preview" not in plan
     assert [u for u in uses["apply"] if u.startswith("pulumi/auth-actions@")]
     assert "TG_PLAN=1 terragrunt run --all --non-interactive -- plan" in plan
-    assert '"command": "up"' in apply and "terragrunt run --all --non-interactive -- apply" in apply
-    assert "make plan STACK=shared" in plan
+    assert "make orchestrate OP=up" in apply and "terragrunt run --all --non-interactive -- apply" in apply
+    assert "make plan STACK=all" in plan
     assert '"command": "up"' not in plan and "-- apply" not in plan
     # The sub GitHub gives each job (OpenID Connect reference): the apply job's environment, the plan job's event.
     apply_sub = f"repo:acme@1234567/infra@890123456:environment:{jobs['apply']['environment']}"
@@ -566,7 +566,7 @@ def test_the_gitlab_pipeline_plans_with_the_plan_identity_and_applies_with_the_a
     assert apply["variables"]["AWS_ROLE_ARN"] == ASSUMER_ARN
     assert plan["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
     assert apply["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
-    assert any(line.startswith("pulumi up ") and "--yes" in line for line in apply["script"])
+    assert any(line.startswith("venv/bin/python -m orchestrate up --all") for line in apply["script"])
     assert "cd live && TG_PLAN=1 terragrunt run --all --non-interactive -- plan" in plan["script"]
     assert "cd live && terragrunt run --all --non-interactive -- apply" in apply["script"]
     # The sub GitLab gives a default-branch job, and a merge request's source branch.
