@@ -334,7 +334,12 @@ def select_organization(directory: Path, shared: str | None = None) -> Selection
     base = choose_shared(directory, valid, shared)
     ours = {n for n, s in roots.items() if _organization_id(s) == _organization_id(base)}
     members = [s for s in valid if s.shared_name == base.name]
-    foreign = [s for s in valid if s.name not in ours and (s.name in roots or s.shared_name in roots)]
+    # Another organization's: its shared or complete stacks, and the members reading one of them.
+    foreign = [
+        s
+        for s in valid
+        if (s.name in roots and s.name not in ours) or (s.shared_name in roots and s.shared_name not in ours)
+    ]
     group = [base, *[roots[n] for n in sorted(ours) if n != base.name], *members]
     group += [s for s in valid if s.shared_name in ours and s.shared_name != base.name]
     problems += cross_stack_problems(group) + plan_path_problems(base, members) + region_problems(base, members)

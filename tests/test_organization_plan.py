@@ -17,6 +17,7 @@ import yaml
 
 import plan.__main__ as plan_main
 from orchestrate.__main__ import main as orchestrate_main
+from plan.stacks import select_stacks
 from tests.conftest import EXAMPLE_STACK, MEMBER_STACK, ROOT
 from tests.test_stacks import _write, other_organization
 
@@ -184,3 +185,10 @@ def test_the_orchestrator_never_guesses_the_organization(
     assert "Left out, another organization's: Pulumi.acme.yaml" in captured.out
     assert "no `pulumi` executable on PATH" in captured.err
     assert os.environ["PATH"] == str(tmp_path)
+
+
+def test_the_organizations_own_members_are_not_named_as_another_organizations() -> None:
+    """The example organization (shared + members-a): nothing is foreign (the member was once listed as left out)."""
+    selection = select_stacks(ROOT / "examples", "all", shared="shared")
+    assert [m.name for m in selection.members] == ["members-a"]
+    assert selection.foreign == []
