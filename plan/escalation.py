@@ -19,9 +19,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from federation import documents
 from federation.config import RISKS, FederationConfig
 from plan.matrix import PLAN_READS, READ_ONLY, Matrix
-from plan.world import PLAN, Node, Target, plan_scope
+from plan.world import PLAN, Node, Target, World, arn_like, plan_scope
 
 RUNNER_RISK = "runner-role-pass"
 RUNNER_TAKEOVER_RISK = "runner-instance-takeover"
@@ -178,13 +179,14 @@ def _risk(config: FederationConfig, matrix: Matrix, reach_: Reach, reached: str)
         and "extra-principal-account-admins" in (config.risks)
     ):
         return "extra-principal-account-admins"
-    kinds = {matrix.world.targets[hop.via].kind for hop in path}
-    if not config.organization_guard.enabled:
-        if "pass-role" in kinds:
-            return RUNNER_RISK
-        if "runner-takeover" in kinds:
-            return RUNNER_TAKEOVER_RISK
     world = matrix.world
+    runner_hops = [(i, hop) for i, hop in enumerate(path) if world.targets[hop.via].kind in RUNNER_HOP_RISKS]
+    if runner_hops:
+        # A runner risk covers a path only when its runner hop is made by a non-platform principal of the runners'
+        # account that started there (issue #16, second red team): a platform role allowed a runner write, or a
+        # hop made by someone who came in from another account, is a failure of the documents, not that risk.
+        named = [_runner_hop_risk(config, world, source, path[:i], hop) for i, hop in runner_hops]
+        return named[0] if all(named) else None
     # With the legacy layout every state session reaches every account's state: the accepted risk.
     to_state_session = (
         source.kind in STATE_SESSIONS
@@ -197,6 +199,26 @@ def _risk(config: FederationConfig, matrix: Matrix, reach_: Reach, reached: str)
     if writes and matrix.world.nodes[node].kind == "plan-doer" and "plan-doer-unverified-policy" in config.risks:
         return "plan-doer-unverified-policy"
     return None
+
+
+# The runner hops (target kinds) and the risk each is when the guard is off and its caller may be named by it.
+RUNNER_HOP_RISKS = {"pass-role": RUNNER_RISK, "runner-takeover": RUNNER_TAKEOVER_RISK}
+
+
+def _runner_hop_risk(config: FederationConfig, world: World, source: Node, before: list[Hop], hop: Hop) -> str | None:
+    """The risk that names one runner hop, or None: its caller and every node before it are of the runners' account
+    (the shared account), and the caller is none of the platform roles the guard's perimeter lets act there."""
+    shared = config.shared_account.id
+    caller = world.nodes[hop.previous]
+    on_the_way = [source, *(world.nodes[h.node] for h in before)]
+    if any(node.account.id != shared for node in on_the_way):
+        return None
+    platform = documents.runners_account_platform_arns(config)
+    if any(arn_like(pattern, caller.principal.arn) for pattern in platform):
+        return None
+    if config.organization_guard.enabled:
+        return None
+    return RUNNER_HOP_RISKS[world.targets[hop.via].kind]
 
 
 def analyse(config: FederationConfig, matrix: Matrix) -> Escalation:
