@@ -27,6 +27,8 @@ from plan.world import PLAN, Node, Target, World, arn_like, plan_scope
 RUNNER_RISK = "runner-role-pass"
 RUNNER_TAKEOVER_RISK = "runner-instance-takeover"
 ROOT_USER_RISK = "shared-root-user"
+RUNNER_SECRETS_RISK = "runner-secret-read"
+PLAN_PERMISSION_SET_RISK = "runners-account-plan-permission-set"
 # Sessions tagged with an account (StateAccount): legacy state (isolate_accounts = false) lets them reach any.
 STATE_SESSIONS = ("state-mgmt", "state-reader")
 NAMED_RISKS = {
@@ -39,6 +41,11 @@ NAMED_RISKS = {
     "templates, groups, SSM documents, parameters, maintenance windows, automation, ECR images, S3 objects) runs "
     "code as the assumer, without any IAM power; the organization guard's perimeter (RunnersAccountPlatformOnly) "
     "closes it: nobody but the platform roles acts in that account",
+    RUNNER_SECRETS_RISK: "any principal of the runners' account (the shared account) other than the platform roles "
+    "that may read what the runners are launched with (launch template versions, launch configurations, spot "
+    "requests, instance user data, console output, SSM parameters: plan.runner_secrets) holds their registration "
+    "tokens, registers a runner of its own, is sent the apply job and so becomes the assumer; the organization "
+    "guard's perimeter (RunnersAccountPlatformOnly) closes it",
     ROOT_USER_RISK: "the shared account's root user (or an sts:AssumeRoot session from the management account or its "
     "delegated administrator) may always rewrite the state bucket's and lock table's policies; only the "
     "organization guard (ProtectStateBackendPolicies) binds it. The plan does not model the root user",
@@ -180,7 +187,12 @@ def _risk(config: FederationConfig, matrix: Matrix, reach_: Reach, reached: str)
     ):
         return "extra-principal-account-admins"
     world = matrix.world
-    runner_hops = [(i, hop) for i, hop in enumerate(path) if world.targets[hop.via].kind in RUNNER_HOP_RISKS]
+    # Runner hops the trust root makes once reached (the shared doer passing the runners' role) are its own.
+    runner_hops = [
+        (i, hop)
+        for i, hop in enumerate(path)
+        if world.targets[hop.via].kind in RUNNER_HOP_RISKS and not world.nodes[hop.previous].root
+    ]
     if runner_hops:
         # A runner risk covers a path only when its runner hop is made by a non-platform principal of the runners'
         # account that started there (issue #16, second red team): a platform role allowed a runner write, or a
@@ -202,7 +214,13 @@ def _risk(config: FederationConfig, matrix: Matrix, reach_: Reach, reached: str)
 
 
 # The runner hops (target kinds) and the risk each is when the guard is off and its caller may be named by it.
-RUNNER_HOP_RISKS = {"pass-role": RUNNER_RISK, "runner-takeover": RUNNER_TAKEOVER_RISK}
+RUNNER_HOP_RISKS = {
+    "pass-role": RUNNER_RISK,
+    "runner-takeover": RUNNER_TAKEOVER_RISK,
+    "runner-secret-read": RUNNER_SECRETS_RISK,
+}
+# A plan identity of the runners' account reading the runners' secrets: only the config's accepted risk names it.
+PLAN_SECRET_RISKS = {"sso-plan": PLAN_PERMISSION_SET_RISK, "plan-doer": "runners-account-plan-doer"}
 
 
 def _runner_hop_risk(config: FederationConfig, world: World, source: Node, before: list[Hop], hop: Hop) -> str | None:
@@ -211,6 +229,12 @@ def _runner_hop_risk(config: FederationConfig, world: World, source: Node, befor
     shared = config.shared_account.id
     caller = world.nodes[hop.previous]
     on_the_way = [source, *(world.nodes[h.node] for h in before)]
+    kind = world.targets[hop.via].kind
+    if kind == "runner-secret-read" and caller.kind in PLAN_SECRET_RISKS and caller.account.id == shared:
+        # Reached by the plan path alone (a pull request's token, a read-only permission set): what the risk says.
+        risk = PLAN_SECRET_RISKS[caller.kind]
+        by_plan = all(plan_scope(node.owner) is not None for node in on_the_way)
+        return risk if by_plan and risk in config.risks else None
     if any(node.account.id != shared for node in on_the_way):
         return None
     platform = documents.runners_account_platform_arns(config)
@@ -218,7 +242,7 @@ def _runner_hop_risk(config: FederationConfig, world: World, source: Node, befor
         return None
     if config.organization_guard.enabled:
         return None
-    return RUNNER_HOP_RISKS[world.targets[hop.via].kind]
+    return RUNNER_HOP_RISKS[kind]
 
 
 def analyse(config: FederationConfig, matrix: Matrix) -> Escalation:

@@ -31,7 +31,7 @@ def _section() -> dict[str, Any]:
         # single their account out of the class of plain application accounts.
         state_backend={"readable_state": ["shared/outputs/", "outputs/outputs/"]},
         ci={"extra_trusted_principal_arns": ["arn:aws:iam::200000000008:role/ci-runner"]},
-        accepted_risks=["extra-principal-account-admins"],
+        accepted_risks=["extra-principal-account-admins", "runners-account-plan-permission-set"],
         # With the plan path on, the proof covers its roles too: a plan doer per account, the tagged reader sessions.
         plan_path={"enabled": True, "permission_sets": ["AWSReadOnlyAccess"]},
     )
