@@ -858,6 +858,10 @@ RISKS: dict[str, str] = {
     "runners-account-plan-doer": "plan_path.runners_account_doer = true: a plan doer in the runners' account "
     "(ReadOnlyAccess) reads what AWS's read calls return there, the runners' launch data, user data and parameters "
     "among them (a runner registration token makes a pull request a runner, then the apply job)",
+    "runners-account-plan-permission-set": "plan_path.permission_sets in Identity Center's account when that is the "
+    "runners' (the shared account) and organization_guard is off: those read-only roles live where the runners do "
+    "and read their launch data, user data and parameters (a runner registration token makes the holder a runner, "
+    "then the assumer)",
     "sso-outside-trust-root": "sso.account_id names an account outside the trust root (shared, management): its "
     "IAM administrators may edit Identity Center's SAML provider there (AWSSSO_<id>_DO_NOT_DELETE), become a trusted "
     "AWSReservedSSO_ role and then the assumer, administrator of every account",
@@ -876,6 +880,7 @@ RISKS: dict[str, str] = {
 }
 RiskName = Literal[
     "runners-account-plan-doer",
+    "runners-account-plan-permission-set",
     "sso-outside-trust-root",
     "shared-state-sessions",
     "non-admin-permission-set",
@@ -1086,6 +1091,15 @@ class FederationConfig(_Model):
                 "data, user data and parameters (tokens that make a pull request a runner); leave it off (the "
                 "shared account is planned on the apply path), or add 'runners-account-plan-doer' to accepted_risks"
             )
+        plan_sets = self.runners_account_plan_sets
+        if plan_sets and "runners-account-plan-permission-set" not in accepted:
+            problems.append(
+                f"plan_path.permission_sets = {plan_sets!r}: their roles live in the runners' account (sso.account_id "
+                f"{self.sso_account_id!r}, the shared account) and without organization_guard.enabled read the "
+                "runners' launch data, user data and parameters (registration tokens); enable the guard, use Identity "
+                "Center in the management account (sso.account_id), or add 'runners-account-plan-permission-set' to "
+                "accepted_risks"
+            )
         if "extra-principal-account-admins" not in accepted:
             for i, arn in enumerate(self.ci.extra_trusted_principal_arns):
                 if arn.split(":")[4] not in self.trust_root_accounts:
@@ -1134,6 +1148,15 @@ class FederationConfig(_Model):
         return trusted and self.sso_account_id not in self.trust_root_accounts
 
     @property
+    def runners_account_plan_sets(self) -> list[str]:
+        """Plan-only permission sets whose roles live in the runners' account with no guard's perimeter around them."""
+        if not self.plan_path.enabled or self.organization_guard.enabled:
+            return []
+        if self.sso_account_id != self.shared_account.id:
+            return []
+        return [p for p in self.plan_path.permission_sets if p not in self.sso.permission_sets]
+
+    @property
     def extra_principal_accounts(self) -> set[str]:
         return {arn.split(":")[4] for arn in self.ci.extra_trusted_principal_arns} - self.trust_root_accounts
 
@@ -1152,6 +1175,7 @@ class FederationConfig(_Model):
             ),
             "runners-account-plan-doer": self.plan_path.enabled and self.plan_path.runners_account_doer,
             "sso-outside-trust-root": self.sso_outside_trust_root,
+            "runners-account-plan-permission-set": bool(self.runners_account_plan_sets),
         }
         return [risk for risk in self.accepted_risks if taken[risk]]
 

@@ -35,6 +35,7 @@ from plan.report import classes_text, escalation_text, matrix_text, mermaid, pla
 from plan.review import policy_files, write_policy_files
 from plan.runner import ProgramRun, run_program, stack_name_of
 from plan.stacks import ALL, Selection, select_stacks
+from plan.world import plan_scope
 
 
 def _fail(message: str) -> int:
@@ -259,7 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     risks = f" (named risks: {', '.join(sorted(escalation.risks))})" if escalation.risks else ""
     print(f"OK: no principal outside the trust root reaches beyond its own account's state{risks}")
     if organization.plan_path.enabled:
-        print("OK: plan identities write nothing and reach no apply role, in any number of steps")
+        nodes = matrix.world.nodes
+        taken = sorted({f.risk for f in escalation.findings if f.risk and plan_scope(nodes[f.source].owner)})
+        but = f", except through the named risks: {', '.join(taken)}" if taken else ""
+        print(f"OK: plan identities write nothing and reach no apply role, in any number of steps{but}")
     if checks:
         print(f"OK: {len(checks)} deployability check(s) found nothing AWS, the provider or Terraform would refuse")
     return 0

@@ -19,13 +19,16 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from federation import documents
 from federation.config import RISKS, FederationConfig
 from plan.matrix import PLAN_READS, READ_ONLY, Matrix
-from plan.world import PLAN, Node, Target, plan_scope
+from plan.world import PLAN, Node, Target, World, arn_like, plan_scope
 
 RUNNER_RISK = "runner-role-pass"
 RUNNER_TAKEOVER_RISK = "runner-instance-takeover"
 ROOT_USER_RISK = "shared-root-user"
+RUNNER_SECRETS_RISK = "runner-secret-read"
+PLAN_PERMISSION_SET_RISK = "runners-account-plan-permission-set"
 # Sessions tagged with an account (StateAccount): legacy state (isolate_accounts = false) lets them reach any.
 STATE_SESSIONS = ("state-mgmt", "state-reader")
 NAMED_RISKS = {
@@ -38,6 +41,11 @@ NAMED_RISKS = {
     "templates, groups, SSM documents, parameters, maintenance windows, automation, ECR images, S3 objects) runs "
     "code as the assumer, without any IAM power; the organization guard's perimeter (RunnersAccountPlatformOnly) "
     "closes it: nobody but the platform roles acts in that account",
+    RUNNER_SECRETS_RISK: "any principal of the runners' account (the shared account) other than the platform roles "
+    "that may read what the runners are launched with (launch template versions, launch configurations, spot "
+    "requests, instance user data, console output, SSM parameters: plan.runner_secrets) holds their registration "
+    "tokens, registers a runner of its own, is sent the apply job and so becomes the assumer; the organization "
+    "guard's perimeter (RunnersAccountPlatformOnly) closes it",
     ROOT_USER_RISK: "the shared account's root user (or an sts:AssumeRoot session from the management account or its "
     "delegated administrator) may always rewrite the state bucket's and lock table's policies; only the "
     "organization guard (ProtectStateBackendPolicies) binds it. The plan does not model the root user",
@@ -178,13 +186,19 @@ def _risk(config: FederationConfig, matrix: Matrix, reach_: Reach, reached: str)
         and "extra-principal-account-admins" in (config.risks)
     ):
         return "extra-principal-account-admins"
-    kinds = {matrix.world.targets[hop.via].kind for hop in path}
-    if not config.organization_guard.enabled:
-        if "pass-role" in kinds:
-            return RUNNER_RISK
-        if "runner-takeover" in kinds:
-            return RUNNER_TAKEOVER_RISK
     world = matrix.world
+    # Runner hops the trust root makes once reached (the shared doer passing the runners' role) are its own.
+    runner_hops = [
+        (i, hop)
+        for i, hop in enumerate(path)
+        if world.targets[hop.via].kind in RUNNER_HOP_RISKS and not world.nodes[hop.previous].root
+    ]
+    if runner_hops:
+        # A runner risk covers a path only when its runner hop is made by a non-platform principal of the runners'
+        # account that started there (issue #16, second red team): a platform role allowed a runner write, or a
+        # hop made by someone who came in from another account, is a failure of the documents, not that risk.
+        named = [_runner_hop_risk(config, world, source, path[:i], hop) for i, hop in runner_hops]
+        return named[0] if all(named) else None
     # With the legacy layout every state session reaches every account's state: the accepted risk.
     to_state_session = (
         source.kind in STATE_SESSIONS
@@ -197,6 +211,38 @@ def _risk(config: FederationConfig, matrix: Matrix, reach_: Reach, reached: str)
     if writes and matrix.world.nodes[node].kind == "plan-doer" and "plan-doer-unverified-policy" in config.risks:
         return "plan-doer-unverified-policy"
     return None
+
+
+# The runner hops (target kinds) and the risk each is when the guard is off and its caller may be named by it.
+RUNNER_HOP_RISKS = {
+    "pass-role": RUNNER_RISK,
+    "runner-takeover": RUNNER_TAKEOVER_RISK,
+    "runner-secret-read": RUNNER_SECRETS_RISK,
+}
+# A plan identity of the runners' account reading the runners' secrets: only the config's accepted risk names it.
+PLAN_SECRET_RISKS = {"sso-plan": PLAN_PERMISSION_SET_RISK, "plan-doer": "runners-account-plan-doer"}
+
+
+def _runner_hop_risk(config: FederationConfig, world: World, source: Node, before: list[Hop], hop: Hop) -> str | None:
+    """The risk that names one runner hop, or None: its caller and every node before it are of the runners' account
+    (the shared account), and the caller is none of the platform roles the guard's perimeter lets act there."""
+    shared = config.shared_account.id
+    caller = world.nodes[hop.previous]
+    on_the_way = [source, *(world.nodes[h.node] for h in before)]
+    kind = world.targets[hop.via].kind
+    if kind == "runner-secret-read" and caller.kind in PLAN_SECRET_RISKS and caller.account.id == shared:
+        # Reached by the plan path alone (a pull request's token, a read-only permission set): what the risk says.
+        risk = PLAN_SECRET_RISKS[caller.kind]
+        by_plan = all(plan_scope(node.owner) is not None for node in on_the_way)
+        return risk if by_plan and risk in config.risks else None
+    if any(node.account.id != shared for node in on_the_way):
+        return None
+    platform = documents.runners_account_platform_arns(config)
+    if any(arn_like(pattern, caller.principal.arn) for pattern in platform):
+        return None
+    if config.organization_guard.enabled:
+        return None
+    return RUNNER_HOP_RISKS[kind]
 
 
 def analyse(config: FederationConfig, matrix: Matrix) -> Escalation:

@@ -33,7 +33,7 @@ from plan.world import (
 )
 
 # Targets that are steps of an escalation rather than assets: judged by where they lead (plan.escalation).
-STEP_KINDS = ("take-over", "create", "pass-role", "runner-takeover")
+STEP_KINDS = ("take-over", "create", "pass-role", "runner-takeover", "runner-secret-read")
 STATE_DATA = ("state-read", "state-write", "state-delete", "state-lock-file", "state-list", "lock-read", "lock-write")
 READ_ONLY = ("state-read", "state-list")
 # What the state reader (the plan path) may do with an account's state: read it, list it, read its lock digest.
@@ -163,9 +163,7 @@ def verdict(node: Node, target: Target, explain: bool = True, memo: Memo | None 
             result = evaluate(node.principal, request_for(target, action), explain, memo)
             if result.allowed:
                 return Verdict(True, [f"{action}: {reason}" for reason in result.decided_by])
-        return Verdict(
-            False, [f"none of {len(target.actions)} write actions (one of each kind the policies tell apart)"]
-        )
+        return Verdict(False, [f"none of {len(target.actions)} actions (one of each kind the policies tell apart)"])
     for action in actions(node, target):
         result = evaluate(node.principal, request_for(target, action), explain, memo)
         reasons += result.decided_by

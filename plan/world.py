@@ -21,6 +21,7 @@ from federation.names import oidc_provider_arns
 from iam.policies import issuer_host
 from plan.evaluator import ContextValue, Document, Principal
 from plan.model import IamModel, RoleModel
+from plan.runner_secrets import SECRET_GROUPS, secret_actions
 from plan.runner_writes import RUNNER_ASSETS, write_actions
 from state_backend.policies import STATE_ACCOUNT_TAG
 
@@ -1050,6 +1051,7 @@ class World:
             )
         # After passing the role: a launcher's shortest way is named as what it is (passing the runners' role).
         self._runner_takeover()
+        self._runner_secret_reads()
 
     def _runner_takeover(self) -> None:
         """Any write call on a runner or what it boots from runs one's code as the assumer: no IAM power needed.
@@ -1073,6 +1075,32 @@ class World:
                     self.shared.id,
                     None,
                     tag,
+                    ("assumer(runner)",),
+                    None,
+                    True,
+                    any_action=True,
+                )
+            )
+
+    def _runner_secret_reads(self) -> None:
+        """A read call that returns a runner's secrets (plan.runner_secrets) hands over a registration token: whoever
+        holds one registers a runner, is sent the apply job and so is the assumer. One target per group of reads
+        authorized on the same kind of resource, allowed when any one of them is."""
+        config = self.config
+        if not self.model.instance_profiles.get(self.model.roles["assumer-role"].arn):
+            return
+        tag = ((f"aws:ResourceTag/{config.ci.runner_tag_key}", config.ci.runner_tag_value),)
+        for group in SECRET_GROUPS:
+            self._add_target(
+                Target(
+                    f"read-runner-secret:{group.key}",
+                    "runner-secret-read",
+                    self.shared.id,
+                    secret_actions(group),
+                    group.arn.format(region=config.region, account=self.shared.id),
+                    self.shared.id,
+                    None,
+                    tag if group.tagged else (),
                     ("assumer(runner)",),
                     None,
                     True,

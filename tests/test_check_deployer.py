@@ -39,7 +39,7 @@ def kms_section() -> dict[str, Any]:
     return plan_section(
         state_backend={"kms": {"enabled": True}},
         plan_path={**PLAN_PATH, "runners_account_doer": True},
-        accepted_risks=["runners-account-plan-doer"],
+        accepted_risks=["runners-account-plan-doer", "runners-account-plan-permission-set"],
     )
 
 

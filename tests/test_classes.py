@@ -31,7 +31,7 @@ def _section() -> dict[str, Any]:
         # single their account out of the class of plain application accounts.
         state_backend={"readable_state": ["shared/outputs/", "outputs/outputs/"]},
         ci={"extra_trusted_principal_arns": ["arn:aws:iam::200000000008:role/ci-runner"]},
-        accepted_risks=["extra-principal-account-admins"],
+        accepted_risks=["extra-principal-account-admins", "runners-account-plan-permission-set"],
         # With the plan path on, the proof covers its roles too: a plan doer per account, the tagged reader sessions.
         plan_path={"enabled": True, "permission_sets": ["AWSReadOnlyAccess"]},
     )
@@ -124,7 +124,12 @@ def test_the_class_escalation_equals_the_all_pairs_escalation(
                 expanded.add((source, other))
     assert expanded == full_pairs
     # Findings are judged the same way: no failure, only the named risks this config takes on.
-    risks = {"runner-role-pass", "runner-instance-takeover", "extra-principal-account-admins"}
+    risks = {
+        "runner-role-pass",
+        "runner-instance-takeover",
+        "extra-principal-account-admins",
+        "runners-account-plan-permission-set",  # the read-only set of the shared account reads runner secrets
+    }
     assert {f.risk for f in full_escalation.findings} == {f.risk for f in rep_escalation.findings} == risks
     ci_admin = [f for f in rep_escalation.findings if f.source == "admin@ci" and f.reached == "assumer"]
     # The CI principal's account admin rewrites that role's trust and becomes it: the accepted risk, by name.

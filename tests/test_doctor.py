@@ -812,7 +812,11 @@ def test_the_plan_path_chain_is_walked_read_only(
     stubs: Stubs, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A read-only permission set walks the plan assumer, each plan doer and the state reader, with the same probes.
-    section = {**SECTION, "iam-federation:plan_path": {"enabled": True, "permission_sets": ["AWSReadOnlyAccess"]}}
+    section = {
+        **SECTION,
+        "iam-federation:plan_path": {"enabled": True, "permission_sets": ["AWSReadOnlyAccess"]},
+        "iam-federation:accepted_risks": ["runners-account-plan-permission-set"],
+    }
     stack = write_stack(tmp_path, "org", section)
     plan_assumer = f"arn:aws:iam::{SHARED}:role/infrastructure-plan-assumer-role"
     reader = f"arn:aws:iam::{SHARED}:role/state-reader-role"

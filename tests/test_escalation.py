@@ -232,3 +232,33 @@ def test_an_accepted_risk_covers_only_the_paths_through_its_principal() -> None:
 
 
 EXTRA_CI = "arn:aws:iam::222222222222:role/ci-runner"
+
+
+def _state_mgmt_updates_documents(model: IamModel) -> None:
+    role = model.roles["state-backend-state-mgmt-role"]
+    role.inline["ssm"] = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ssm:UpdateDocument", "Resource": "*"}],
+    }
+
+
+def test_a_runner_risk_covers_only_a_hop_made_by_a_non_platform_principal_that_started_in_the_runners_account(
+    example: tuple[FederationConfig, IamModel],
+) -> None:
+    """Second red team, item 2: with no guard and state-mgmt allowed ssm:UpdateDocument, dev's admin becomes its doer,
+    then state-mgmt for dev, rewrites a runner's SSM document and is the assumer. That take-over hop is made by a
+    platform role reached from another account: a failure, not 'runner-instance-takeover'. Failed on the code
+    before the fix (printed as that risk, 0 failures)."""
+    config, model = example
+    changed = model.copy()
+    _state_mgmt_updates_documents(changed)
+    _, escalation = _analysed(config, changed)
+    found = [f for f in escalation.findings if f.source == "admin@dev" and f.reached == "doer@prod"]
+    assert found and found[0].risk is None, [(f.path, f.risk) for f in found]
+    assert found[0].path == (
+        "admin@dev -[take-over:doer@dev]-> doer@dev -[assume:state-mgmt[dev]]-> state-mgmt[dev] "
+        "-[take-over-runner:ssm]-> assumer(runner) -[assume:doer@prod]-> doer@prod"
+    )
+    # The shared account's own power user taking a runner over is still the named risk, not a failure.
+    power = [f for f in escalation.findings if f.source == "power-user@shared" and f.reached == "doer@prod"]
+    assert power and power[0].risk == RUNNER_TAKEOVER_RISK

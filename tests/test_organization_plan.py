@@ -147,7 +147,7 @@ def test_a_broken_file_of_whatever_organization_fails_it(tmp_path: Path, capsys:
     (stacks / "Pulumi.acme.yaml").write_text(yaml.safe_dump({"config": broken}))
     assert plan_all(stacks, "--shared", "shared", "--out", str(tmp_path / "o")) == 2
     err = capsys.readouterr().err
-    assert "Pulumi.acme.yaml:20:3: iam-federation:region = 'moon-1'" in err
+    assert "Pulumi.acme.yaml:22:3: iam-federation:region = 'moon-1'" in err
     assert "an invalid file's organization cannot be told" in err
 
 

@@ -47,8 +47,13 @@ def plan_doer_arn(account: str) -> str:
     return f"arn:aws:iam::{ACCOUNTS[account]}:role/infrastructure-plan-doer-role"
 
 
+# Identity Center in the runners' (shared) account: its plan permission set's role would read the runners' secrets
+# without the guard (tests/test_runner_secrets.py), so the plan path is tested with the guard's perimeter around it.
+GUARD = {"management_account_id": "999999999999", "organization_guard": {"enabled": True, "target_ids": ["r-ab12"]}}
+
+
 def plan_section(**changes: Any) -> dict[str, Any]:
-    return with_changes(example_section(), **{"plan_path": PLAN_PATH, **changes})
+    return with_changes(example_section(), **{"plan_path": PLAN_PATH, **GUARD, **changes})
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +106,12 @@ def test_off_by_default_and_off_changes_nothing(example_run: ProgramRun) -> None
 def test_turning_it_on_only_adds_resources_besides_the_backends_guards(
     example_run: ProgramRun, run: ProgramRun
 ) -> None:
-    before = {r.urn: r.inputs for r in example_run.registrations}
+    before = {r.urn: r.inputs for r in run_section(with_changes(example_section(), **GUARD)).registrations}
     after = {r.urn: r.inputs for r in run.registrations}
     assert set(before) <= set(after)
     changed = {urn.rsplit("::", 1)[1] for urn in before if before[urn] != after[urn]}
-    assert changed == {"state-backend-policy", "state-backend-lock-table-policy"}
+    # The guard's perimeter names the plan roles of the runners' account among its platform roles.
+    assert changed == {"state-backend-policy", "state-backend-lock-table-policy", "organization-guard-scp"}
     added = {urn.rsplit("::", 1)[1] for urn in set(after) - set(before)}
     per_account = {f"plan-doer-{a}{part}" for a in PLANNED for part in ("", "-role", "-readonly", "-guard")}
     assert added == {
@@ -122,7 +128,7 @@ def test_read_only_permission_sets_are_not_org_admins_so_no_risk_is_taken() -> N
     config = config_of(
         plan_section(plan_path={**PLAN_PATH, "permission_sets": ["AWSReadOnlyAccess", "ViewOnlyAccess"]})
     )
-    assert config.accepted_risks == [] and config.risks == []
+    assert config.risks == []
     # The same set on the apply path is still refused: there it would be administrator of every account.
     with pytest.raises(ConfigError, match=r"sso.permission_sets\[1\] = 'AWSReadOnlyAccess'"):
         config_of(
@@ -556,7 +562,7 @@ def let_the_reader_take_locks(model: IamModel) -> None:
     ("mutation", "flagged_cell"),
     [
         (widen_plan_doer_trust, ("admin@outsider", "assume:plan-doer@dev")),
-        (widen_plan_assumer_trust, ("sso:UnconfiguredPermissionSet", "assume:plan-assumer")),
+        (widen_plan_assumer_trust, ("sso:AWSAdministratorAccess", "assume:plan-assumer")),
         (drop_reader_tag_condition, ("plan-doer@dev", "assume:state-reader[prod]")),
         (give_plan_doer_admin_and_iam_writes, ("plan-doer@dev", "write:dev")),
         (let_the_reader_put_state, ("state-reader[dev]", "state-write:dev")),
@@ -584,6 +590,8 @@ def test_iam_writes_alone_are_caught_by_the_escalation_analysis(config: Federati
     guard["Statement"].append(
         {"Sid": "Iam", "Effect": "Allow", "Action": "iam:UpdateAssumeRolePolicy", "Resource": "*"}
     )
+    for scp in tampered.scps:  # and the organization guard's statement that denies the take-over on its own
+        scp["Statement"] = [s for s in scp["Statement"] if s["Sid"] != "ProtectFederationRoles"]
     matrix = access_matrix(config, tampered)
     assert matrix.mismatches == []
     failures = {(f.source, f.reached): f.path for f in analyse(config, matrix).failures}
@@ -758,7 +766,9 @@ def test_provider_mode_plan_previews_through_the_plan_doers() -> None:
         plan_section(
             providers={"mode": "plan"},
             plan_path={**PLAN_PATH, "runners_account_doer": True},
-            accepted_risks=["runners-account-plan-doer"],
+            accepted_risks=["runners-account-plan-doer", "runners-account-plan-permission-set"],
+            organization_guard=None,
+            management_account_id=None,
         )
     )
     providers = {r.name: r for r in run.by_type("pulumi:providers:aws")}

@@ -29,7 +29,11 @@ def test_a_prefix_of_an_unknown_account_is_refused() -> None:
 
 
 def test_the_plan_path_reads_the_outputs_and_no_other_state_of_the_runners_account() -> None:
-    section = with_changes(example_section(), plan_path={"enabled": True, "permission_sets": ["AWSReadOnlyAccess"]})
+    # With the guard: without it the read-only set reads the runners' secrets and is the assumer (a named risk,
+    # tests/test_runner_secrets.py), which reaches every state.
+    guard = {"management_account_id": "999999999999", "organization_guard": {"enabled": True, "target_ids": ["r-ab12"]}}
+    plan = {"enabled": True, "permission_sets": ["AWSReadOnlyAccess"]}
+    section = with_changes(example_section(), plan_path=plan, **guard)
     config = config_of(section)
     matrix = access_matrix(config, iam_model(run_section(section)))
     escalation = analyse(config, matrix)

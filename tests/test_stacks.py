@@ -310,7 +310,7 @@ def test_an_unrelated_or_broken_stack_file_does_not_block_a_plan(tmp_path: Path)
     assert "iam-federation:region = 'moon-1'" in selection.warnings[0]
     with pytest.raises(ConfigError) as caught:
         select_stacks(tmp_path, "half")
-    assert caught.value.problems[0].startswith("Pulumi.half.yaml:20:3: iam-federation:region = 'moon-1'")
+    assert caught.value.problems[0].startswith("Pulumi.half.yaml:22:3: iam-federation:region = 'moon-1'")
 
 
 def test_a_member_whose_shared_stack_is_broken_names_the_shared_files_problem(tmp_path: Path) -> None:
@@ -318,7 +318,7 @@ def test_a_member_whose_shared_stack_is_broken_names_the_shared_files_problem(tm
     _write(tmp_path, "members-a", member_section())
     with pytest.raises(ConfigError) as caught:
         select_stacks(tmp_path, "members-a")
-    assert caught.value.problems[0].startswith("Pulumi.shared.yaml:12:3: iam-federation:organization_id = 'org'")
+    assert caught.value.problems[0].startswith("Pulumi.shared.yaml:14:3: iam-federation:organization_id = 'org'")
 
 
 def _organization(tmp_path: Path) -> None:
@@ -382,5 +382,5 @@ def test_plan_all_refuses_a_second_shared_stack_of_the_organization(
     assert plan_main.main(argv) == 2
     err = capsys.readouterr().err
     assert (
-        "Pulumi.legacy.yaml:12:3: iam-federation:organization_id = 'o-a1b2c3d4e5': a second shared or complete" in err
+        "Pulumi.legacy.yaml:14:3: iam-federation:organization_id = 'o-a1b2c3d4e5': a second shared or complete" in err
     )
