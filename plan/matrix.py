@@ -229,16 +229,27 @@ def expected(config: FederationConfig, world: World, node: Node, target: Target)
 
 def perimeter_denies(config: FederationConfig, node: Node, target: Target) -> bool:
     """With the organization guard, a principal of the runners' account (the shared account) that is not a platform
-    role may do nothing there; a break-glass principal (trusted SSO role, extra CI principal) may only assume roles.
+    role may do nothing there; the assumer, the plan assumer and a break-glass principal (trusted SSO role, extra CI
+    principal) may only assume roles; state-mgmt and the state reader may act on the backend only.
     From config alone: the same ARN lists the guard is built from, matched as ArnLike matches."""
     if not config.organization_guard.enabled or node.service or node.principal.federated is not None:
         return False
     if node.account.id != config.shared_account.id:
         return False
-    allowed = documents.runners_account_platform_arns(config)
+    arn = node.principal.arn
+    if any(arn_like(pattern, arn) for pattern in documents.runners_account_platform_arns(config)):
+        return False
+    if any(arn_like(pattern, arn) for pattern in documents.runners_account_backend_role_arns(config)):
+        # state-mgmt and the state reader: the backend only, and no role.
+        backend = documents.runners_account_backend_resources(config)
+        return target.kind.startswith("assume") or not any(arn_like(p, target.resource) for p in backend)
     if target.kind.startswith("assume"):
-        allowed = [*allowed, *documents.runners_account_break_glass_arns(config)]
-    return not any(arn_like(pattern, node.principal.arn) for pattern in allowed)
+        break_glass = [
+            *documents.runners_account_assume_only_arns(config),
+            *documents.runners_account_break_glass_arns(config),
+        ]
+        return not any(arn_like(pattern, arn) for pattern in break_glass)
+    return True
 
 
 def plan_expected(config: FederationConfig, node: Node, target: Target) -> bool | None:
