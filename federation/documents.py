@@ -307,6 +307,7 @@ def state_reader_permissions(config: FederationConfig, kms_key_arn: str | None =
         readable_prefixes=config.readable_prefixes,
         kms_key_arn=kms_key_arn,
         list_all_keys=config.state_backend.list_keys == "bucket",
+        runners_account_id=config.shared_account.id,
     )
 
 

@@ -210,7 +210,10 @@ def expected(config: FederationConfig, world: World, node: Node, target: Target)
         if node.kind == "state-reader":
             # Reads only, of the account its session is tagged with (and the readable prefixes); never a lock.
             own = not isolate or node.about == target.subject
-            return kind in PLAN_READS and (own or (kind in READ_ONLY and target.readable))
+            # Tagged with the runners' account (however the tag got there), its readable prefixes only.
+            runners = isolate and node.about == config.shared_account.id
+            readable = kind in READ_ONLY and target.readable
+            return kind in PLAN_READS and ((own and not runners) or readable)
         if kind == "state-list" and node.key in deployers(world):
             # Pulumi reads the bucket with HeadBucket, which S3 authorizes as s3:ListBucket: the bucket policy lets
             # the deployers (the trust root) list keys, or refresh and any in-place bucket update would fail with 403.

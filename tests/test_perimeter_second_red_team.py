@@ -3,6 +3,7 @@ with the evaluator on the documents the program registers, before (allowed) and 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from typing import Any
 
@@ -89,3 +90,78 @@ def test_the_backend_roles_still_reach_the_backend_and_nothing_else(
     acting = next(s for scp in model.scps for s in scp["Statement"] if s["Sid"] == "RunnersAccountPlatformOnly")
     exempt = acting["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
     assert not [arn for arn in exempt if "assumer" in arn]
+
+
+TAG = "aws:RequestTag/StateAccount"
+READER_DENIES = ("RunnersAccountReadablePrefixesOnly", "RunnersAccountListReadablePrefixesOnly")
+
+
+def _without(document: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The document as it was before the fix: the new condition keys and statements gone (the red team's view)."""
+    result = copy.deepcopy(document)
+    result["Statement"] = [s for s in result["Statement"] if s.get("Sid") not in READER_DENIES]
+    for statement in result["Statement"]:
+        for operator in list(statement.get("Condition", {})):
+            block = statement["Condition"][operator]
+            for key in keys:
+                block.pop(key, None)
+            if not block:
+                del statement["Condition"][operator]
+    return result
+
+
+NEW_KEYS = ("aws:TagKeys", TAG, "aws:PrincipalTag/StateAccount")
+
+
+def _tagged_chain(config: FederationConfig, model: IamModel, before: bool) -> tuple[bool, bool, bool]:
+    """SSO plan role -> plan assumer (passing StateAccount=<shared> as a transitive tag) -> state reader (no request
+    tag: the carried tag stays) -> GetObject of the runners' account's state. Each hop's verdict."""
+    world = access_matrix(config, model).world
+    fix = (lambda d: _without(d, *NEW_KEYS)) if before else (lambda d: d)
+    sso = world.nodes["sso-plan:AWSReadOnlyAccess"].principal
+    sso = replace(
+        sso, identity_policies=tuple((n, fix(d)) if n == "assume-roles" else (n, d) for n, d in sso.identity_policies)
+    )
+    if before:  # the landed inline grant included sts:TagSession
+        sso = replace(sso, identity_policies=(*sso.identity_policies, ("tag", _allow("sts:TagSession"))))
+    assumer = world.targets["assume:plan-assumer"]
+    tagging = (("aws:RequestTag/StateAccount", SHARED), ("aws:TagKeys", ("StateAccount",)), *assumer.context)
+    first = all(
+        evaluate(sso, Request(action, assumer.resource, SHARED, fix(assumer.policy), tagging)).allowed
+        for action in ("sts:AssumeRole", "sts:TagSession")
+    )
+    plan_assumer = world.nodes["plan-assumer"].principal
+    carried = replace(
+        plan_assumer,
+        identity_policies=tuple((n, fix(d)) for n, d in plan_assumer.identity_policies),
+        context=(("aws:PrincipalTag/StateAccount", SHARED),),
+    )
+    reader_target = world.targets["assume:state-reader[dev]"]
+    untagged = tuple(
+        (k, v) for k, v in reader_target.context if not k.startswith("aws:RequestTag") and k != "aws:TagKeys"
+    )
+    second = evaluate(
+        carried, Request("sts:AssumeRole", reader_target.resource, SHARED, fix(reader_target.policy), untagged)
+    ).allowed
+    reader = world.nodes["state-reader[shared]"].principal
+    reader = replace(reader, identity_policies=tuple((n, fix(d)) for n, d in reader.identity_policies))
+    state = world.targets["state-read:shared"]
+    third = evaluate(reader, Request("s3:GetObject", state.resource, SHARED, state.policy)).allowed
+    return first, second, third
+
+
+def _allow(action: str) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}
+
+
+def test_a_transitive_state_tag_no_longer_reaches_the_runners_account_state(
+    hardened: tuple[FederationConfig, IamModel],
+) -> None:
+    config, model = hardened
+    assert _tagged_chain(config, model, before=True) == (True, True, True)  # the red team's chain, every hop
+    assert _tagged_chain(config, model, before=False) == (False, False, False)  # every hop refused on its own
+    # What the plan path needs still works: a reader session tagged with the runners' account reads its outputs.
+    world = access_matrix(config, model).world
+    reader = world.nodes["state-reader[shared]"].principal
+    outputs = world.targets["state-read-outputs:shared"]
+    assert evaluate(reader, Request("s3:GetObject", outputs.resource, SHARED, outputs.policy)).allowed
