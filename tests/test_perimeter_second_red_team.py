@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from federation.config import FederationConfig
-from plan.evaluator import Principal, Request, evaluate
+from plan.evaluator import Request, evaluate
 from plan.matrix import access_matrix
 from plan.model import IamModel, iam_model
 from tests.conftest import config_of, example_section, run_section, with_changes
