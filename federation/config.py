@@ -135,6 +135,15 @@ AccountName = Annotated[
 ]
 # <account name>/<path>/: a prefix of state keys under an account's own prefix, never the account whole.
 _READABLE_RE = re.compile(r"^[a-z][a-z0-9-]{1,31}/(?:[A-Za-z0-9_.=+-]+/)+$")
+
+
+def _no_dot_segments(value: str) -> str:
+    # "shared/../" or "shared/./" would name another prefix (or the account's whole state) to whoever resolves it.
+    if any(segment in (".", "..") for segment in value.split("/")):
+        raise ValueError("must have no '.' or '..' path segment (a key prefix is matched literally)")
+    return value
+
+
 ReadablePrefix = Annotated[
     _Str,
     _matching(
@@ -142,6 +151,7 @@ ReadablePrefix = Annotated[
         "<account name>/<path>/, a key prefix under one account such as 'shared/outputs/' (never an account's whole "
         "state: its runner and other modules' state holds secrets)",
     ),
+    AfterValidator(_no_dot_segments),
 ]
 RoleName = Annotated[_Str, _matching(_ROLE_NAME_RE, "an IAM role name: 1-64 characters of [A-Za-z0-9_+=,.@-] (ASCII)")]
 RolePath = Annotated[
@@ -708,6 +718,54 @@ def _guard_credentials_problems(config: FederationConfig) -> list[str]:
     return []
 
 
+# Paths no entry of the perimeter's allow-lists may name: AWS creates the roles under them (Identity Center's
+# AWSReservedSSO_* roles, service-linked roles), so a pattern there exempts roles nobody of the platform holds
+# (IAM User Guide, "Using service-linked roles"; IAM Identity Center User Guide, "IAM roles created by IAM Identity
+# Center").
+_RESERVED_PATHS = ("/aws-reserved/", "/aws-service-role/")
+
+
+def _trust_root_arn_problems(key: str, arns: list[str], shared_id: str) -> list[str]:
+    """organization_guard.platform_arns and runner_launcher_arns are trust root: exact roles of the runners'
+    account, never a pattern, never a role AWS creates. Launchers pass the runners' role to EC2 there, and
+    iam:PassRole hands a role to a service of the caller's own account only (IAM User Guide, "Grant a user
+    permissions to pass a role to an AWS service"), so they too are of the shared account."""
+    problems = []
+    for i, arn in enumerate(arns):
+        where = f"organization_guard.{key}[{i}] = {arn!r}"
+        if arn.split(":")[4] != shared_id:
+            problems.append(f"{where}: not a role of the shared account ({shared_id}), where the perimeter applies")
+        elif any(path in arn for path in _RESERVED_PATHS):
+            problems.append(f"{where}: a role AWS creates (/aws-reserved/, /aws-service-role/) cannot be trust root")
+    return problems
+
+
+def _guard_placement_problems(config: FederationConfig) -> list[str]:
+    """The guard binds the runners' account only where it is attached above it, and never the management account.
+
+    An organization root (r-...) or OU (ou-...) target is assumed to contain the shared account (the program cannot
+    see the organization's tree offline: docs/security.md); a list of account ids alone must name it.
+    """
+    guard = config.organization_guard
+    if not guard.enabled:
+        return []
+    shared = config.shared_account.id
+    problems = _trust_root_arn_problems("runner_launcher_arns", guard.runner_launcher_arns, shared)
+    problems += _trust_root_arn_problems("platform_arns", guard.platform_arns, shared)
+    accounts_only = all(re.fullmatch(r"\d{12}", target) for target in guard.target_ids)
+    if guard.target_ids and accounts_only and shared not in guard.target_ids:
+        problems.append(
+            f"organization_guard.target_ids = {guard.target_ids!r}: account ids only, without the shared account "
+            f"({shared}): the runners' perimeter would not bind it; add it, or attach to its OU or the root"
+        )
+    if config.management_account_id == shared:
+        problems.append(
+            f"management_account_id = {shared!r}: the shared account itself; SCPs never bind the management "
+            "account, so the guard would not protect the runners' account (move them to a member account)"
+        )
+    return problems
+
+
 def _stack_size_problems(stack: StackSettings, providers: int) -> list[str]:
     if providers <= stack.max_accounts:
         return []
@@ -725,11 +783,14 @@ OrgTargetId = Annotated[
         "an organization root (r-...), OU (ou-...-...) or account id",
     ),
 ]
-PrincipalArnPattern = Annotated[
+
+# The guard's allow-lists are trust root (docs/security.md): one exact role or user per entry, no wildcard.
+PlatformPrincipalArn = Annotated[
     _Str,
     _matching(
-        re.compile(r"^arn:aws:iam::(?:\d{12}|\*):(?:role|user)/[\w+=,.@*/-]{1,512}$", re.ASCII),
-        "an IAM role or user ARN, '*' allowed in the account and name (arn:aws:iam::<id|*>:role/...)",
+        re.compile(r"^arn:aws:iam::\d{12}:(?:role|user)/[\w+=,.@/-]{1,512}$", re.ASCII),
+        "an exact IAM role or user ARN of the shared account (arn:aws:iam::<id>:role/<path><name>), no wildcard: "
+        "each entry exempts exactly one principal from the runners' perimeter",
     ),
 ]
 
@@ -741,12 +802,12 @@ class OrganizationGuardSettings(_Model):
     target_ids: list[OrgTargetId] = Field(
         default_factory=list, max_length=20, description="Where the SCP is attached: the root, OUs or accounts."
     )
-    runner_launcher_arns: list[PrincipalArnPattern] = Field(
+    runner_launcher_arns: list[PlatformPrincipalArn] = Field(
         default_factory=list,
         max_length=10,
         description="Who besides the deployers may pass the runners' role to EC2 (e.g. the runner fleet's launcher).",
     )
-    platform_arns: list[PrincipalArnPattern] = Field(
+    platform_arns: list[PlatformPrincipalArn] = Field(
         default_factory=list,
         max_length=10,
         description="Further roles that run the runners' account (e.g. AWSControlTowerExecution): with the guard, "
@@ -960,6 +1021,7 @@ class FederationConfig(_Model):
                 "organization_guard.enabled = True: management_account_id is required (the guard is an SCP written "
                 "in the management account or a delegated administrator account)"
             )
+        problems += _guard_placement_problems(self)
         roles: dict[str, RoleSettings | DoerSettings | PlanDoerSettings] = {
             "roles.assumer": self.roles.assumer,
             "roles.doer": self.roles.doer,

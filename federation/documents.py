@@ -168,29 +168,59 @@ def organization_guard(config: FederationConfig) -> PolicyDocument:
         backend_resources=[sb_policies.bucket_arn(config.bucket_name), lock_table_arn(config)],
         runners_account_id=config.shared_account.id,
         platform_arns=runners_account_platform_arns(config),
-        assume_only_arns=runners_account_break_glass_arns(config),
+        assume_only_arns=[*runners_account_assume_only_arns(config), *runners_account_break_glass_arns(config)],
+        backend_role_arns=runners_account_backend_role_arns(config),
+        perimeter_backend_resources=runners_account_backend_resources(config),
     )
 
 
 def runners_account_platform_arns(config: FederationConfig) -> list[str]:
-    """The roles that act in the runners' account (the shared account) when the guard's perimeter is on.
+    """The roles that act freely in the runners' account (the shared account) when the guard's perimeter is on.
 
-    The deployers (bootstrap role, shared doer: Terraform and Pulumi run as them there), the assumer (the runners'
-    and break-glass sessions), state-mgmt, the plan path's roles of that account, the runners' launchers and the
-    configured platform roles. Every other principal of that account is denied everything but assuming a role.
+    The deployers (bootstrap role, shared doer: Terraform and Pulumi run as them there), the runners' launchers,
+    the configured platform roles (trust root: docs/security.md) and the shared account's plan doer (ReadOnlyAccess
+    under its guard). Roles untrusted people hold are not here: the assumer and plan assumer may only assume roles
+    (runners_account_assume_only_arns), state-mgmt and the state reader act only on the backend
+    (runners_account_backend_role_arns). Every other principal of that account is denied everything but assuming
+    a role, and that only when it is break-glass.
     """
     arns = [
         *names.deployer_arns(config),
-        names.assumer_arn(config),
-        names.state_mgmt_arn(config),
         *config.organization_guard.runner_launcher_arns,
         *config.organization_guard.platform_arns,
     ]
-    if config.plan_path.enabled:
-        arns += [names.plan_assumer_arn(config), names.state_reader_arn(config)]
-        if config.plan_path.runners_account_doer:
-            arns.append(names.plan_doer_arns(config)[config.shared_account.name])
+    if config.plan_path.enabled and config.plan_path.runners_account_doer:
+        arns.append(names.plan_doer_arns(config)[config.shared_account.name])
     return sorted(set(arns))
+
+
+def runners_account_assume_only_arns(config: FederationConfig) -> list[str]:
+    """The assumer (every runner, every apply job) and the plan assumer (every pull request): in the runners'
+    account they may assume roles, nothing else, whatever a resource policy there grants the account."""
+    arns = [names.assumer_arn(config)]
+    if config.plan_path.enabled:
+        arns.append(names.plan_assumer_arn(config))
+    return sorted(arns)
+
+
+def runners_account_backend_role_arns(config: FederationConfig) -> list[str]:
+    """state-mgmt (every application account's admin, through its doer) and the state reader (every plan
+    identity): in the runners' account they act on the state backend only (runners_account_backend_resources)."""
+    arns = [names.state_mgmt_arn(config)]
+    if config.plan_path.enabled:
+        arns.append(names.state_reader_arn(config))
+    return sorted(arns)
+
+
+def runners_account_backend_resources(config: FederationConfig) -> list[str]:
+    """What the backend roles may act on in the runners' account: the bucket and its objects, the lock table and
+    what is under it, and (with KMS) the shared account's keys in the stack's region (the key's id is known only
+    after it is created; the key policy and the roles' own policies name the key itself)."""
+    bucket = sb_policies.bucket_arn(config.bucket_name)
+    resources = [bucket, f"{bucket}/*", *sb_policies.table_resources(lock_table_arn(config), everything_under=True)]
+    if config.state_backend.kms.enabled:
+        resources.append(f"arn:aws:kms:{config.region}:{config.shared_account.id}:key/*")
+    return resources
 
 
 def runners_account_break_glass_arns(config: FederationConfig) -> list[str]:
@@ -277,6 +307,7 @@ def state_reader_permissions(config: FederationConfig, kms_key_arn: str | None =
         readable_prefixes=config.readable_prefixes,
         kms_key_arn=kms_key_arn,
         list_all_keys=config.state_backend.list_keys == "bucket",
+        runners_account_id=config.shared_account.id,
     )
 
 

@@ -67,6 +67,13 @@ def plan_assumer_trust_policy(
             sso_trust_statement("SsoPlanPermissionSets", sso_account_id, permission_sets, organization_id, partition)
         )
     statements += [dict(statement) for statement in extra_statements]
+    for statement in statements:
+        # No session tags: nothing on the plan path needs one before the state reader, and a StateAccount tag set
+        # here (transitive) would be carried into the reader's session in place of the one the plan assumer sets
+        # (second red team). Null aws:TagKeys: the request passes no tag (a token's tags claim included).
+        condition = {**statement.get("Condition", {})}
+        condition["Null"] = {**condition.get("Null", {}), "aws:TagKeys": "true"}
+        statement["Condition"] = condition
     return {"Version": VERSION, "Statement": statements}
 
 
@@ -125,7 +132,13 @@ def plan_permission_set_policy(*, plan_assumer_arn: str) -> PolicyDocument:
     return {
         "Version": VERSION,
         "Statement": [
-            {"Sid": "AssumePlanAssumerOnly", "Effect": "Allow", "Action": ASSUME_ACTIONS, "Resource": plan_assumer_arn}
+            {
+                "Sid": "AssumePlanAssumerOnly",
+                "Effect": "Allow",
+                # No sts:TagSession: the plan assumer takes no session tags (plan_assumer_trust_policy).
+                "Action": [a for a in ASSUME_ACTIONS if a != "sts:TagSession"],
+                "Resource": plan_assumer_arn,
+            }
         ],
     }
 

@@ -251,7 +251,12 @@ BACKEND_POLICY_ACTIONS = [
 
 
 def runners_account_perimeter(
-    *, account_id: str, platform_arns: list[str], assume_only_arns: list[str]
+    *,
+    account_id: str,
+    platform_arns: list[str],
+    assume_only_arns: list[str],
+    backend_role_arns: Sequence[str] = (),
+    backend_resources: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """The runners' account as a perimeter: every principal of it that is not a platform role is denied everything.
 
@@ -260,9 +265,15 @@ def runners_account_perimeter(
     from, and whatever EC2 and SSM add next), so the account where the runners run is platform-only instead: one
     statement denies every action but assuming a role to every principal of that account (aws:PrincipalAccount)
     whose ARN is not a platform role (ArnNotLike aws:PrincipalArn, an allow-list); a second lets only the platform
-    roles and the configured break-glass principals (the trusted SSO roles, extra CI principals of that account)
-    assume roles there, so nobody else leaves the account through a role either. ARNs carry the account id: no
-    wildcard account segment that a role path containing ':' could match (FACTS 2026-12-04).
+    roles and the assume-only principals (the assumer, the plan assumer, the trusted SSO roles, extra CI principals
+    of that account) assume roles there, so nobody else leaves the account through a role either. ARNs carry the
+    account id: no wildcard account segment that a role path containing ':' could match (FACTS 2026-12-04).
+
+    Only the deployers, the runners' launchers and the configured platform roles (platform_arns) are exempt from
+    both. The backend roles (state-mgmt, the state reader: untrusted people hold them, every application account's
+    admin through its doer, every plan identity) act only on backend_resources (the bucket, the lock table, the
+    state key) and assume nothing: a runner bucket or ECR repository whose policy grants the organization or the
+    account must not let them write what runners boot from (second red team, docs/security.md).
 
     What an SCP does not bind (AWS Organizations User Guide, "Service control policies (SCPs)"): the management
     account, and service-linked roles. Service-linked roles act only for calls a bound principal made first (an SSM
@@ -270,13 +281,14 @@ def runners_account_perimeter(
     """
     in_account = {"StringEquals": {"aws:PrincipalAccount": account_id}}
     platform = sorted(set(platform_arns))
-    return [
+    backend_roles = sorted(set(backend_role_arns))
+    statements: list[dict[str, Any]] = [
         {
             "Sid": "RunnersAccountPlatformOnly",
             "Effect": "Deny",
             "NotAction": ASSUME_ACTIONS,
             "Resource": "*",
-            "Condition": {**in_account, "ArnNotLike": {"aws:PrincipalArn": platform}},
+            "Condition": {**in_account, "ArnNotLike": {"aws:PrincipalArn": sorted({*platform, *backend_roles})}},
         },
         {
             "Sid": "RunnersAccountAssumeOnlyPlatformAndBreakGlass",
@@ -286,6 +298,17 @@ def runners_account_perimeter(
             "Condition": {**in_account, "ArnNotLike": {"aws:PrincipalArn": sorted({*platform, *assume_only_arns})}},
         },
     ]
+    if backend_roles:
+        statements.append(
+            {
+                "Sid": "RunnersAccountBackendRolesOnBackendOnly",
+                "Effect": "Deny",
+                "Action": "*",
+                "NotResource": sorted(set(backend_resources)),
+                "Condition": {**in_account, "ArnLike": {"aws:PrincipalArn": backend_roles}},
+            }
+        )
+    return statements
 
 
 def organization_guard_policy(
@@ -299,6 +322,8 @@ def organization_guard_policy(
     runners_account_id: str,
     platform_arns: list[str],
     assume_only_arns: list[str],
+    backend_role_arns: Sequence[str] = (),
+    perimeter_backend_resources: Sequence[str] = (),
     partition: str = "aws",
 ) -> PolicyDocument:
     """SCP that keeps the federation's roles to the roles that deploy them, in every account it is attached above.
@@ -319,7 +344,11 @@ def organization_guard_policy(
         "Version": VERSION,
         "Statement": [
             *runners_account_perimeter(
-                account_id=runners_account_id, platform_arns=platform_arns, assume_only_arns=assume_only_arns
+                account_id=runners_account_id,
+                platform_arns=platform_arns,
+                assume_only_arns=assume_only_arns,
+                backend_role_arns=backend_role_arns,
+                backend_resources=perimeter_backend_resources,
             ),
             {
                 "Sid": "ProtectFederationRoles",

@@ -208,7 +208,10 @@ def expected(config: FederationConfig, world: World, node: Node, target: Target)
         if node.kind == "state-reader":
             # Reads only, of the account its session is tagged with (and the readable prefixes); never a lock.
             own = not isolate or node.about == target.subject
-            return kind in PLAN_READS and (own or (kind in READ_ONLY and target.readable))
+            # Tagged with the runners' account (however the tag got there), its readable prefixes only.
+            runners = isolate and node.about == config.shared_account.id
+            readable = kind in READ_ONLY and target.readable
+            return kind in PLAN_READS and ((own and not runners) or readable)
         if kind == "state-list" and node.key in deployers(world):
             # Pulumi reads the bucket with HeadBucket, which S3 authorizes as s3:ListBucket: the bucket policy lets
             # the deployers (the trust root) list keys, or refresh and any in-place bucket update would fail with 403.
@@ -227,16 +230,27 @@ def expected(config: FederationConfig, world: World, node: Node, target: Target)
 
 def perimeter_denies(config: FederationConfig, node: Node, target: Target) -> bool:
     """With the organization guard, a principal of the runners' account (the shared account) that is not a platform
-    role may do nothing there; a break-glass principal (trusted SSO role, extra CI principal) may only assume roles.
+    role may do nothing there; the assumer, the plan assumer and a break-glass principal (trusted SSO role, extra CI
+    principal) may only assume roles; state-mgmt and the state reader may act on the backend only.
     From config alone: the same ARN lists the guard is built from, matched as ArnLike matches."""
     if not config.organization_guard.enabled or node.service or node.principal.federated is not None:
         return False
     if node.account.id != config.shared_account.id:
         return False
-    allowed = documents.runners_account_platform_arns(config)
+    arn = node.principal.arn
+    if any(arn_like(pattern, arn) for pattern in documents.runners_account_platform_arns(config)):
+        return False
+    if any(arn_like(pattern, arn) for pattern in documents.runners_account_backend_role_arns(config)):
+        # state-mgmt and the state reader: the backend only, and no role.
+        backend = documents.runners_account_backend_resources(config)
+        return target.kind.startswith("assume") or not any(arn_like(p, target.resource) for p in backend)
     if target.kind.startswith("assume"):
-        allowed = [*allowed, *documents.runners_account_break_glass_arns(config)]
-    return not any(arn_like(pattern, node.principal.arn) for pattern in allowed)
+        break_glass = [
+            *documents.runners_account_assume_only_arns(config),
+            *documents.runners_account_break_glass_arns(config),
+        ]
+        return not any(arn_like(pattern, arn) for pattern in break_glass)
+    return True
 
 
 def plan_expected(config: FederationConfig, node: Node, target: Target) -> bool | None:

@@ -347,8 +347,16 @@ def state_mgmt_trust_policy(
     """
     statements = [assumer_statement(assumer_arn, require_source_identity)]
     if isolate_accounts:
-        # The assumer may work on any account's state, but only through the one tag key the permissions read.
-        statements[0]["Condition"]["ForAllValues:StringEquals"] = {"aws:TagKeys": [STATE_ACCOUNT_TAG]}
+        # The assumer may work on any account's state, but only through the one tag key the permissions read, set
+        # now: a StateAccount tag carried in (a transitive session tag an earlier hop set, which the session would
+        # keep in place of one it never sets) is refused, and so is a session that sets none (second red team).
+        assumer_condition = statements[0]["Condition"]
+        assumer_condition["ForAllValues:StringEquals"] = {"aws:TagKeys": [STATE_ACCOUNT_TAG]}
+        assumer_condition["Null"] = {
+            **assumer_condition.get("Null", {}),
+            f"aws:RequestTag/{STATE_ACCOUNT_TAG}": "false",
+            f"aws:PrincipalTag/{STATE_ACCOUNT_TAG}": "true",
+        }
     if trust_doers:
         # Matching by role name within the organization keeps this document the same size at 1 or 1,000 accounts.
         condition: dict[str, Any] = {
@@ -619,8 +627,14 @@ def state_reader_permissions_policy(
     kms_key_arn: str | None = None,
     partition: str = "aws",
     list_all_keys: bool = False,
+    runners_account_id: str | None = None,
 ) -> PolicyDocument:
     """What the state reader may do: state-mgmt's statements, scoped the same way, narrowed to reads.
+
+    runners_account_id (with isolate_accounts): a session tagged with the runners' account (the shared account)
+    reads nothing but the readable prefixes, however the tag got there (the plan assumer never sets it; a
+    transitive tag or a tag on a caller's role must not stand in for it): its modules' state holds the runners'
+    secrets.
 
     Derived from state-mgmt's so the account scoping (StateAccount prefix, LockID prefix, readable_state) is the same
     by construction. Raises ValueError when state-mgmt's policy grants anything this does not know how to narrow.
@@ -650,4 +664,32 @@ def state_reader_permissions_policy(
             raise ValueError(
                 f"state-mgmt statement {statement['Sid']} has no read-only counterpart for the state reader"
             )
+    if isolate_accounts and runners_account_id:
+        bucket_resource = bucket_arn(bucket, partition)
+        prefixes = sorted(set(readable_prefixes))
+        readable = [f"{bucket_resource}/{prefix}*" for prefix in prefixes]
+        where: dict[str, Any] = {"NotResource": readable} if readable else {"Resource": "*"}
+        runners = {"StringEquals": {f"aws:PrincipalTag/{STATE_ACCOUNT_TAG}": runners_account_id}}
+        document["Statement"].append(
+            {
+                "Sid": "RunnersAccountReadablePrefixesOnly",
+                "Effect": "Deny",
+                "Action": sorted({*STATE_READ_ACTIONS, *LOCK_READ_ACTIONS}),
+                **where,
+                "Condition": runners,
+            }
+        )
+        # Key names too: a listing outside the readable prefixes (or with no prefix) is refused.
+        listing: dict[str, Any] = {**runners}
+        if prefixes:
+            listing["StringNotLikeIfExists"] = {"s3:prefix": [f"{prefix}*" for prefix in prefixes]}
+        document["Statement"].append(
+            {
+                "Sid": "RunnersAccountListReadablePrefixesOnly",
+                "Effect": "Deny",
+                "Action": "s3:ListBucket",
+                "Resource": bucket_resource,
+                "Condition": listing,
+            }
+        )
     return document

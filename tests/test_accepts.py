@@ -28,7 +28,7 @@ from tests.conftest import config_of, example_section, run_section, with_changes
 GUARD = {"enabled": True, "target_ids": ["r-ab12"]}
 # Three long launcher ARNs whose SCP (the runners-account perimeter, role patterns with twelve ?) fits minified and
 # not with whitespace.
-LONG_LAUNCHERS = ["arn:aws:iam::111111111111:role/" + "l" * 165 + str(i) for i in range(3)]
+LONG_LAUNCHERS = ["arn:aws:iam::111111111111:role/" + "l" * 125 + str(i) for i in range(3)]
 # The seven names the landed lock table policy carried (issue #15, item 1).
 REFUSED_TABLE_ACTIONS = [
     "dynamodb:ConditionCheckItem",
@@ -226,7 +226,7 @@ def test_account_named_management_with_the_guard() -> None:
 
 
 def test_scp_measured_as_sent() -> None:
-    # Three long launcher ARNs: 5,049 characters minified, more than 5,120 with
+    # Three long launcher ARNs: 5,081 characters minified (with the backend roles statement), more than 5,120 with
     # json.dumps' whitespace (what it sent). The SCP is now registered minified: what is measured is what is sent.
     section = with_changes(_guarded(), organization_guard={**GUARD, "runner_launcher_arns": LONG_LAUNCHERS})
     document = documents.organization_guard(config_of(section))

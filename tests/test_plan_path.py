@@ -221,7 +221,11 @@ def test_plan_assumer_trusts_the_read_only_sets_only_and_assumes_plan_roles_only
 def test_extra_trust_statements_join_the_plan_assumer_trust(config: FederationConfig) -> None:
     oidc = {"Sid": "PullRequests", "Effect": "Allow", "Principal": {"Federated": "x"}, "Action": "sts:X"}
     trust = statements(documents.plan_assumer_trust(config, [oidc]))
-    assert list(trust) == ["SsoPlanPermissionSets", "PullRequests"] and trust["PullRequests"] == oidc
+    assert list(trust) == ["SsoPlanPermissionSets", "PullRequests"]
+    # Appended as given, refusing session tags like every statement of this trust (second red team).
+    assert trust["PullRequests"] == {**oidc, "Condition": {"Null": {"aws:TagKeys": "true"}}}
+    assert trust["SsoPlanPermissionSets"]["Condition"]["Null"] == {"aws:TagKeys": "true"}
+    assert "Condition" not in oidc
 
 
 def test_every_account_has_a_plan_doer_keyed_by_its_name(run: ProgramRun) -> None:
@@ -446,7 +450,8 @@ def plan_nodes(matrix: Matrix) -> list[str]:
 def test_the_matrix_matches_the_promise_with_the_plan_path(matrix: Matrix) -> None:
     assert matrix.mismatches == []
     subjects = [*ACCOUNTS, "unmanaged", "outsider"]
-    reads = {(f"state-reader[{a}]", f"{k}:{a}") for a in subjects for k in PLAN_READS}
+    # A session tagged with the runners' account reads its readable prefixes only (second red team).
+    reads = {(f"state-reader[{a}]", f"{k}:{a}") for a in subjects for k in PLAN_READS if a != "shared"}
     reads |= {(f"state-reader[{a}]", f"{k}-outputs:{a}") for a in ["shared"] for k in ("state-read", "state-list")}
     shared_outputs = {
         (f"state-reader[{a}]", f"{k}-outputs:shared") for a in subjects for k in ("state-read", "state-list")

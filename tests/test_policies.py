@@ -113,6 +113,8 @@ def test_isolated_state_mgmt_trust_ties_the_session_tag_to_the_callers_account()
     assert trust["Assumer"]["Condition"] == {
         "ArnEquals": {"aws:PrincipalArn": ASSUMER},
         "ForAllValues:StringEquals": {"aws:TagKeys": ["StateAccount"]},
+        # Set now, never carried in (a transitive tag from an earlier hop): the second red team's chain.
+        "Null": {"aws:RequestTag/StateAccount": "false", "aws:PrincipalTag/StateAccount": "true"},
     }
     assert set(trust["DoersInOrganization"]["Action"]) == {"sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"}
     assert trust["DoersInOrganization"]["Condition"] == {

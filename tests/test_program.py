@@ -185,6 +185,7 @@ def test_state_mgmt_trusting_only_the_assumer_denies_doers_the_way(section: dict
     assert trust["Assumer"]["Condition"] == {
         "ArnEquals": {"aws:PrincipalArn": ASSUMER_ARN},
         "ForAllValues:StringEquals": {"aws:TagKeys": ["StateAccount"]},
+        "Null": {"aws:RequestTag/StateAccount": "false", "aws:PrincipalTag/StateAccount": "true"},
     }
     for name in ACCOUNTS:
         access = one(run, "aws:iam/rolePolicy:RolePolicy", f"doer-{name}-state-access")

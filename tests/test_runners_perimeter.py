@@ -141,10 +141,12 @@ def test_the_perimeter_names_every_platform_role_of_the_shared_account() -> None
         [
             f"arn:aws:iam::{SHARED}:role/OrganizationAccountAccessRole",
             f"arn:aws:iam::{SHARED}:role/infrastructure-doer-role",
-            f"arn:aws:iam::{SHARED}:role/infrastructure-assumer-role",
-            f"arn:aws:iam::{SHARED}:role/state-mgmt-role",
         ]
     )
+    assert documents.runners_account_assume_only_arns(config) == [
+        f"arn:aws:iam::{SHARED}:role/infrastructure-assumer-role"
+    ]
+    assert documents.runners_account_backend_role_arns(config) == [f"arn:aws:iam::{SHARED}:role/state-mgmt-role"]
     assert documents.runners_account_break_glass_arns(config) == [
         f"arn:aws:iam::{SHARED}:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_AWSAdministratorAccess_"
         + "?" * 16,

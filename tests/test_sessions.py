@@ -76,9 +76,12 @@ def test_trusts_require_a_source_identity_only_when_asked() -> None:
     }
     for trust_doers in (True, False):
         document = sb_policies.state_mgmt_trust_policy(trust_doers=trust_doers, require_source_identity=True, **kwargs)
-        assert all(s["Condition"]["Null"] == REQUIRED["Null"] for s in document["Statement"])
+        # The assumer's statement also requires the StateAccount tag be set now, not carried in (isolate_accounts).
+        tag = {"aws:RequestTag/StateAccount": "false", "aws:PrincipalTag/StateAccount": "true"}
+        nulls = [s["Condition"]["Null"] for s in document["Statement"]]
+        assert nulls == [{**REQUIRED["Null"], **tag}, *[REQUIRED["Null"]] * (len(nulls) - 1)]
         loose = sb_policies.state_mgmt_trust_policy(trust_doers=trust_doers, **kwargs)
-        assert all("Null" not in s["Condition"] for s in loose["Statement"])
+        assert [s["Condition"].get("Null") for s in loose["Statement"]] == [tag, *[None] * (len(nulls) - 1)]
 
 
 # --- what the program registers ------------------------------------------------------------------------------------
@@ -96,7 +99,7 @@ def test_the_program_requires_it_on_doers_and_state_mgmt_and_its_providers_set_o
             "sts:SourceIdentity": "false"
         }
     state_mgmt = statements(doc(roles["state-backend-state-mgmt-role"].inputs["assumeRolePolicy"]))
-    assert state_mgmt["Assumer"]["Condition"]["Null"] == {"sts:SourceIdentity": "false"}
+    assert state_mgmt["Assumer"]["Condition"]["Null"]["sts:SourceIdentity"] == "false"
     # The assumer itself is where a session starts: SSO, CI and runners cannot always set one there.
     assert "Null" not in json.dumps(doc(roles["assumer-role"].inputs["assumeRolePolicy"]))
     for provider in required_run.by_type("pulumi:providers:aws"):

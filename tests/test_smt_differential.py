@@ -60,8 +60,12 @@ def _smt(document: dict[str, Any], effect: str, example: Concrete) -> bool:
     return parse_answer(solve(concrete_query(document, effect, "glob", example))).status == "sat"
 
 
+# What Principal itself sets (from its ARN and org); its session tags (aws:PrincipalTag/...) stay in the context.
+_SET_BY_PRINCIPAL = ("aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalOrgID")
+
+
 def _principal(example: Concrete) -> Principal:
-    context = tuple((k, v) for k, v in example.context.items() if not k.startswith(("aws:Principal",)))
+    context = tuple((k, v) for k, v in example.context.items() if k not in _SET_BY_PRINCIPAL)
     org = example.context.get("aws:PrincipalOrgID")
     return Principal(
         "p", example.principal, org if isinstance(org, str) else None, (("admin", ADMIN),), context=context
@@ -69,7 +73,7 @@ def _principal(example: Concrete) -> Principal:
 
 
 def _context(example: Concrete) -> tuple[tuple[str, str | tuple[str, ...]], ...]:
-    return tuple((k, v) for k, v in example.context.items() if not k.startswith("aws:Principal"))
+    return tuple((k, v) for k, v in example.context.items() if k not in _SET_BY_PRINCIPAL)
 
 
 @pytest.fixture(scope="module")
