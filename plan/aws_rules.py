@@ -275,6 +275,27 @@ RESERVED_TAG_SOURCE = "IAM User Guide, Tagging IAM resources (aws: prefix reserv
 # resource policy, time to live, export, streams). Any other name fails PutResourcePolicy with "Invalid policy
 # document: The following action names are invalid" (the 2017.11.29 global-table actions, CreateTableReplica,
 # DeleteTableReplica, StartAwsBackupJob, ConditionCheckItem among them; /work/shared/FACTS.md, 2026-12-04).
+# The item actions of that page (its data plane and PartiQL tables; the PartiQL* names per "IAM policies with PartiQL
+# for DynamoDB") and the actions that copy every item out of the table (backup, export, point-in-time restore).
+DYNAMODB_ITEM_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLSelect",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+)
+DYNAMODB_COPY_ACTIONS = (
+    "dynamodb:CreateBackup",
+    "dynamodb:ExportTableToPointInTime",
+    "dynamodb:RestoreTableToPointInTime",
+)
 DYNAMODB_RESOURCE_POLICY_ACTIONS = frozenset(
     "dynamodb:" + action
     for action in (

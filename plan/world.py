@@ -686,6 +686,34 @@ class World:
         return documents
 
     # ---- what they knock on -----------------------------------------------------------------------------------
+    def _state_target(
+        self,
+        key: str,
+        kind: str,
+        subject_id: str,
+        action: str,
+        resource: str,
+        context: tuple[tuple[str, ContextValue], ...],
+        readable: bool,
+    ) -> None:
+        """An object or listing of the state bucket, within the subject account's own reach."""
+        model = self.model
+        self._add_target(
+            Target(
+                key,
+                kind,
+                subject_id,
+                (action,),
+                resource,
+                model.bucket_account,
+                model.bucket_policy,
+                context,
+                (),
+                subject_id,
+                readable=readable,
+            )
+        )
+
     def _add_target(self, target: Target) -> None:
         assert target.key not in self.targets, target.key
         # Managed policies are reduced to these services (published_policy): a request of another would be misjudged.
@@ -769,22 +797,10 @@ class World:
             ]
             # state_backend.list_keys = bucket: every state session lists every key name (never a content).
             names_listed = config.state_backend.list_keys == "bucket"
+
             for kind, action, resource, context in data:
-                self._add_target(
-                    Target(
-                        f"{kind}:{subject.name}",
-                        kind,
-                        subject.id,
-                        (action,),
-                        resource,
-                        model.bucket_account,
-                        model.bucket_policy,
-                        context,
-                        (),
-                        subject.id,
-                        readable=names_listed and kind == "state-list",
-                    )
-                )
+                readable_ = names_listed and kind == "state-list"
+                self._state_target(f"{kind}:{subject.name}", kind, subject.id, action, resource, context, readable_)
             for prefix in [p for p in config.readable_prefixes if p.split("/", 1)[0] == subject.id]:
                 # The readable outputs: other accounts may read and list these, and nothing else of the account.
                 name = prefix.split("/", 1)[1].rstrip("/").replace("/", "-")
@@ -793,21 +809,8 @@ class World:
                     ("state-list", "s3:ListBucket", f"arn:aws:s3:::{bucket}", (("s3:prefix", prefix),)),
                 ]
                 for kind, action, resource, context in readable:
-                    self._add_target(
-                        Target(
-                            f"{kind}-{name}:{subject.name}",
-                            kind,
-                            subject.id,
-                            (action,),
-                            resource,
-                            model.bucket_account,
-                            model.bucket_policy,
-                            context,
-                            (),
-                            subject.id,
-                            readable=True,
-                        )
-                    )
+                    outputs_key = f"{kind}-{name}:{subject.name}"
+                    self._state_target(outputs_key, kind, subject.id, action, resource, context, readable=True)
             lock = (("dynamodb:LeadingKeys", (f"{bucket}/{key}",)),)
             for kind, action in (("lock-read", "dynamodb:GetItem"), ("lock-write", "dynamodb:PutItem")):
                 self._add_target(

@@ -401,3 +401,12 @@ def test_access_logging_to_another_account_or_region(key: str, value: str) -> No
     assert isinstance(landed, FederationConfig)
     finding = _one(findings_of([run], landed), "state-backend-access-logging", f"access_logging.{key}")
     assert finding.source == aws_rules.ACCESS_LOG_SOURCE
+
+
+def test_the_programs_item_and_copy_actions_are_dynamodbs_documented_ones() -> None:
+    # The lock table's guards (the program's choice) name exactly the items and copies AWS documents (the rule).
+    from state_backend import policies as sb
+
+    assert set(sb.TABLE_ITEM_ACTIONS) == set(aws_rules.DYNAMODB_ITEM_ACTIONS)
+    assert set(sb.TABLE_COPY_ACTIONS) == set(aws_rules.DYNAMODB_COPY_ACTIONS)
+    assert set(aws_rules.DYNAMODB_ITEM_ACTIONS) <= aws_rules.DYNAMODB_RESOURCE_POLICY_ACTIONS

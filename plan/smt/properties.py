@@ -19,6 +19,7 @@ from typing import Any
 from federation import names
 from federation.config import FederationConfig
 from iam.policies import issuer_host
+from plan.aws_rules import DYNAMODB_COPY_ACTIONS, DYNAMODB_ITEM_ACTIONS
 from plan.model import IamModel, RoleModel
 
 Document = dict[str, Any]
@@ -29,23 +30,10 @@ VERSION = "2012-10-17"
 ASSUME = ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
 WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
 STATE_TAG = "StateAccount"
-# DynamoDB item actions a table policy may name (DynamoDB Developer Guide, "DynamoDB API operations supported by
-# resource-based policies"; ConditionCheckItem is not one: FACTS.md 2026-12-04) and the table copies.
-TABLE_ITEMS = [
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:Query",
-    "dynamodb:Scan",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:PartiQLSelect",
-    "dynamodb:PartiQLInsert",
-    "dynamodb:PartiQLUpdate",
-    "dynamodb:PartiQLDelete",
-]
-TABLE_COPIES = ["dynamodb:CreateBackup", "dynamodb:ExportTableToPointInTime", "dynamodb:RestoreTableToPointInTime"]
+# DynamoDB's item actions and the table copies, as AWS documents them (plan/aws_rules.py): the promise's words, kept
+# apart from the program's own lists (state_backend/policies.py) so a name the program forgets is not forgotten here.
+TABLE_ITEMS = list(DYNAMODB_ITEM_ACTIONS)
+TABLE_COPIES = list(DYNAMODB_COPY_ACTIONS)
 TABLE_CONFIG = [
     "dynamodb:DeleteTable",
     "dynamodb:UpdateTable",
